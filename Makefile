@@ -1,0 +1,71 @@
+# koinonia.fleet — the two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+COLL_LINK   := .collections/ansible_collections/koinonia/fleet
+SCENARIOS   ?= postgresql pgbouncer redis nginx_lb backend_node
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_FORCE_COLOR := $(if $(CI),0,1)
+export PY_COLORS := $(if $(CI),0,1)
+
+.PHONY: help setup docker image release lint unit build molecule test demo demo-down clean-image lock
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	touch $@
+
+$(COLL_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+setup: $(VENV)/.installed $(COLL_LINK) ## Python venv (pinned) and the koinonia.fleet collection link
+
+docker: ## make sure a Docker engine answers (installs docker.io, starts dockerd)
+	bash scripts/ensure-docker.sh
+
+image: docker ## build the Debian 12 systemd test image once
+	bash scripts/build-image.sh
+
+clean-image: docker ## rebuild the test image from scratch
+	bash scripts/build-image.sh --force
+
+release: ## build the reference app's release artifact on the controller (npm ci, tarball)
+	bash scripts/build-release.sh >/dev/null
+
+lint: setup ## yamllint and ansible-lint (production profile)
+	yamllint --strict .
+	ansible-lint --offline
+
+unit: setup ## filter plugin unit tests (pytest + hypothesis)
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+build: setup ## build the collection tarball and check what it holds
+	bash scripts/check-build.sh
+
+molecule: setup image release ## the molecule scenarios, one after another
+	for s in $(SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s; done
+
+test: lint unit build molecule ## everything CI runs
+
+demo: setup image release ## bring up a local fleet in containers and roll the stack out
+	ansible-playbook playbooks/local_fleet.yml
+	ansible-playbook playbooks/site.yml
+	ansible-playbook playbooks/verify.yml
+
+demo-down: setup docker ## remove the local fleet
+	ansible-playbook playbooks/local_fleet.yml -e fleet_local_state=absent
+
+lock: ## regenerate requirements.lock from requirements.txt
+	rm -rf /tmp/koinonia-lock && python3 -m venv /tmp/koinonia-lock
+	/tmp/koinonia-lock/bin/pip install --quiet -r requirements.txt
+	/tmp/koinonia-lock/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > requirements.lock

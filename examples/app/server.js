@@ -1,0 +1,221 @@
+'use strict';
+// koinonia-api: reference backend for the koinonia.fleet collection.
+// Express + PostgreSQL (through PgBouncer, transaction pooling) + Redis.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const express = require('express');
+const { Pool } = require('pg');
+const { createClient } = require('redis');
+
+const env = process.env;
+const PORT = parseInt(env.PORT || '3000', 10);
+const HOST = env.HOST || '0.0.0.0';
+const APP_NAME = env.APP_NAME || 'koinonia-api';
+const HOSTNAME = os.hostname();
+const CHECK_TIMEOUT_MS = 2000;
+const VERSION = env.APP_VERSION || readRelease() || require('./package.json').version;
+
+function readRelease() { // RELEASE is written by scripts/build-release.sh
+  try { return fs.readFileSync(path.join(__dirname, 'RELEASE'), 'utf8').trim() || null; } catch { return null; }
+}
+function log(event, fields = {}) {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
+}
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---- PostgreSQL -----------------------------------------------------------
+// Prisma-style URL parameters are not libpq ones: strip them and map them to Pool options.
+function makePool(url, role) {
+  if (!url) return null;
+  let u;
+  try { u = new URL(url); } catch {
+    log('config_error', { error: `${role} database URL is not a valid URL` }); // never echo the URL
+    process.exit(1);
+  }
+  const max = parseInt(u.searchParams.get('connection_limit'), 10);
+  const poolTimeout = parseFloat(u.searchParams.get('pool_timeout'));
+  for (const k of ['connection_limit', 'pool_timeout', 'pgbouncer']) u.searchParams.delete(k);
+  const pool = new Pool({
+    connectionString: u.toString(),
+    application_name: APP_NAME,
+    max: max > 0 ? max : 10,
+    connectionTimeoutMillis: poolTimeout >= 0 ? poolTimeout * 1000 : 10000,
+    idleTimeoutMillis: 30000,
+  });
+  pool.on('error', (err) => log('pg_pool_error', { pool: role, error: err.message }));
+  return pool;
+}
+const primary = makePool(env.DATABASE_URL, 'primary');
+const replica = makePool(env.DATABASE_REPLICA_URL, 'replica') || primary;
+
+// Plain parameterized queries only (no `name`): safe with PgBouncer transaction pooling.
+function query(pool, text, params = [], ms = 5000) {
+  if (!pool) return Promise.reject(new Error('DATABASE_URL is not set'));
+  return withTimeout(pool.query(text, params), ms, 'database query');
+}
+
+let schemaReady = null; // created lazily; retried on next use after a failure
+function ensureSchema() {
+  schemaReady = schemaReady || query(primary, `CREATE TABLE IF NOT EXISTS messages (
+      id bigserial PRIMARY KEY, body text NOT NULL, host text NOT NULL,
+      created_at timestamptz DEFAULT now())`)
+    .catch((err) => {
+      if (err.code === '42P07' || err.code === '23505') return; // another instance won the race
+      schemaReady = null;
+      throw err;
+    });
+  return schemaReady;
+}
+function recreateSchema() { // the table vanished under us (database recreated): forget the memo
+  schemaReady = null;
+  return ensureSchema();
+}
+
+// ---- Redis ----------------------------------------------------------------
+// Connected on first use; reconnects with a capped backoff and gives up after 10 tries,
+// after which the next use builds a fresh client. Errors are logged, never thrown.
+let redis = null; // { client, error }: error is the client's last error while not ready
+function getRedis() {
+  if (!env.REDIS_URL) throw new Error('REDIS_URL is not set');
+  if (redis && redis.client.isOpen) return redis;
+  const state = {
+    client: createClient({
+      url: env.REDIS_URL,
+      socket: {
+        connectTimeout: CHECK_TIMEOUT_MS,
+        reconnectStrategy: (n) => (n >= 10 ? new Error('giving up reconnecting') : Math.min(100 * 2 ** n, 2000)),
+      },
+    }),
+    error: null,
+  };
+  state.client.on('error', (err) => {
+    if (err.message !== state.error) log('redis_error', { error: err.message });
+    state.error = err.message;
+  });
+  state.client.on('ready', () => { state.error = null; log('redis_ready'); });
+  state.client.connect().catch(() => {}); // failure already reported through 'error'
+  return (redis = state);
+}
+async function redisPing() {
+  const { client, error } = getRedis();
+  if (!client.isReady && error) throw new Error(`redis unavailable: ${error}`); // fail fast while reconnecting
+  return withTimeout(client.ping(), CHECK_TIMEOUT_MS, 'redis PING');
+}
+
+// ---- HTTP -----------------------------------------------------------------
+const app = express();
+app.disable('x-powered-by');
+let shuttingDown = false;
+app.use((req, res, next) => {
+  const start = process.hrtime.bigint();
+  if (shuttingDown) res.set('Connection', 'close');
+  res.on('finish', () => {
+    if (req.path === '/health' || req.path.startsWith('/health/')) return;
+    log('request', {
+      method: req.method, path: req.path, status: res.statusCode,
+      duration_ms: Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10,
+      request_id: req.get('x-request-id') || null,
+    });
+  });
+  next();
+});
+app.use(express.json({ limit: '16kb' }));
+
+app.get('/health', (req, res) => res.json({ status: 'ok', host: HOSTNAME, version: VERSION, pid: process.pid }));
+app.get('/api/whoami', (req, res) => res.json({ host: HOSTNAME, version: VERSION }));
+
+async function check(fn) {
+  const start = Date.now();
+  try {
+    const details = await fn();
+    return { ok: true, latency_ms: Date.now() - start, ...details };
+  } catch (err) {
+    return { ok: false, latency_ms: Date.now() - start, error: err.message };
+  }
+}
+app.get('/health/detailed', async (req, res) => {
+  const [database, redisCheck] = await Promise.all([
+    check(async () => {
+      const { rows } = await query(primary, "SELECT current_setting('application_name') AS application_name, " +
+        'inet_server_addr()::text AS server_addr, now() AS now', [], CHECK_TIMEOUT_MS);
+      return { application_name: rows[0].application_name, server_addr: rows[0].server_addr };
+    }),
+    check(async () => ({ reply: await redisPing() })),
+  ]);
+  const ok = database.ok && redisCheck.ok;
+  res.status(ok ? 200 : 503).json({
+    status: ok ? 'ok' : 'degraded', host: HOSTNAME, version: VERSION, checks: { database, redis: redisCheck },
+  });
+});
+
+app.post('/api/messages', async (req, res, next) => {
+  const body = req.body && req.body.body;
+  if (typeof body !== 'string' || body.trim() === '') {
+    return res.status(400).json({ error: 'JSON body {"body": "<non-empty string>"} required' });
+  }
+  try {
+    const insert = () => query(primary,
+      'INSERT INTO messages (body, host) VALUES ($1, $2) RETURNING id, body, host, created_at', [body, HOSTNAME]);
+    await ensureSchema();
+    const { rows } = await insert().catch(async (err) => {
+      if (err.code !== '42P01') throw err;
+      await recreateSchema();
+      return insert();
+    });
+    res.status(201).json(rows[0]);
+  } catch (err) { next(err); }
+});
+
+app.get('/api/messages', async (req, res, next) => {
+  const limit = Math.min(Math.max(parseInt(req.query.limit, 10) || 20, 1), 100);
+  try {
+    const { rows } = await query(replica,
+      'SELECT id, body, host, created_at FROM messages ORDER BY id DESC LIMIT $1', [limit]);
+    res.json({ messages: rows, count: rows.length, host: HOSTNAME });
+  } catch (err) {
+    if (err.code !== '42P01') return next(err);
+    recreateSchema().catch(() => {}); // no table yet: nothing to read
+    res.json({ messages: [], count: 0, host: HOSTNAME });
+  }
+});
+
+app.use((req, res) => res.status(404).json({ error: 'not found' }));
+app.use((err, req, res, next) => { // eslint-disable-line no-unused-vars
+  if (err.expose && err.status < 500) return res.status(err.status).json({ error: err.message }); // bad JSON, too large
+  log('error', { method: req.method, path: req.path, error: err.message });
+  res.status(503).json({ error: 'backend unavailable', detail: err.message });
+});
+
+// ---- Lifecycle ------------------------------------------------------------
+const server = app.listen(PORT, HOST, () => {
+  log('listening', { host: HOST, port: PORT, version: VERSION, app: APP_NAME });
+  if (typeof process.send === 'function') process.send('ready'); // PM2 wait_ready
+});
+ensureSchema().catch((err) => log('schema_deferred', { error: err.message }));
+
+async function shutdown(signal) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log('shutdown', { signal });
+  setTimeout(() => { log('shutdown_forced'); process.exit(1); }, 9000).unref();
+  const idle = setInterval(() => server.closeIdleConnections && server.closeIdleConnections(), 100);
+  await new Promise((resolve) => server.close(resolve)); // waits for in-flight requests
+  clearInterval(idle);
+  const pools = [...new Set([primary, replica].filter(Boolean))];
+  await Promise.allSettled([
+    ...pools.map((p) => withTimeout(p.end(), 2000, 'pool end')),
+    redis && redis.client.isReady ? withTimeout(redis.client.quit(), 2000, 'redis quit') : null,
+  ]);
+  log('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('unhandledRejection', (err) => log('unhandled_rejection', { error: String(err && err.message) }));

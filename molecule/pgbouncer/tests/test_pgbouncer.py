@@ -1,0 +1,51 @@
+"""PgBouncer in front of PostgreSQL: clients get in with SCRAM, queries pass through, limits come from the plan."""
+
+PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p 6432 -U koinonia -d koinonia -Atc {sql!r}"
+ADMIN = "su postgres -c \"psql -h /var/run/postgresql -p 6432 -d pgbouncer -Atc '{sql}'\""
+
+
+def test_service_running(host):
+    svc = host.service("pgbouncer")
+    assert svc.is_running
+    assert svc.is_enabled
+
+
+def test_query_passes_through_pgbouncer(host):
+    out = host.check_output(PSQL.format(pw="molecule-app-password", sql="select current_setting('application_name')"))
+    # application_name_add_host: PgBouncer appended the client's address.
+    assert "127.0.0.1:" in out
+
+
+def test_wrong_password_refused(host):
+    cmd = host.run(PSQL.format(pw="nope-nope-nope", sql="select 1"))
+    assert cmd.rc != 0
+    assert "authentication failed" in cmd.stderr
+
+
+def test_transaction_pool_mode(host):
+    pools = host.check_output(ADMIN.format(sql="show pools"))
+    assert "|transaction" in pools
+
+
+def test_pool_settings_from_plan(host):
+    config = {row.split("|")[0]: row.split("|")[1] for row in host.check_output(ADMIN.format(sql="show config")).splitlines()}
+    assert config["pool_mode"] == "transaction"
+    assert config["max_client_conn"] == "1000"
+    # 100 max_connections - 3 reserved = 97 available for one PgBouncer.
+    assert config["max_db_connections"] == "97"
+    assert int(config["default_pool_size"]) + int(config["reserve_pool_size"]) <= 97
+
+
+def test_fd_limit_from_plan(host):
+    pid = host.check_output("systemctl show -p MainPID --value pgbouncer")
+    limits = host.file(f"/proc/{pid}/limits").content_string
+    soft = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open files"))
+    assert int(soft) >= 1000 + 35
+
+
+def test_userlist_holds_no_plaintext(host):
+    userlist = host.file("/etc/pgbouncer/userlist.txt")
+    assert userlist.user == "postgres"
+    assert userlist.mode == 0o640
+    assert "molecule-app-password" not in userlist.content_string
+    assert "SCRAM-SHA-256$" in userlist.content_string

@@ -1,0 +1,37 @@
+"""PostgreSQL primary: the server runs, the application logs in with its password, others are refused."""
+
+PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -U koinonia -d koinonia -Atc {sql!r}"
+
+
+def test_service_running(host):
+    svc = host.service("postgresql@15-main")
+    assert svc.is_running
+    assert svc.is_enabled
+
+
+def test_listens_on_loopback_only(host):
+    assert host.socket("tcp://127.0.0.1:5432").is_listening
+    assert not host.socket("tcp://0.0.0.0:5432").is_listening
+
+
+def test_app_logs_in_with_password(host):
+    out = host.check_output(PSQL.format(pw="molecule-app-password", sql="select current_user"))
+    assert out == "koinonia"
+
+
+def test_wrong_password_refused(host):
+    cmd = host.run(PSQL.format(pw="not-the-password", sql="select 1"))
+    assert cmd.rc != 0
+    assert "password authentication failed" in cmd.stderr
+
+
+def test_password_stored_as_scram(host):
+    out = host.check_output(
+        "su postgres -c \"psql -Atc \\\"select rolpassword from pg_authid where rolname = 'koinonia'\\\"\""
+    )
+    assert out.startswith("SCRAM-SHA-256$")
+
+
+def test_max_connections_from_settings(host):
+    out = host.check_output(PSQL.format(pw="molecule-app-password", sql="show max_connections"))
+    assert out == "120"
