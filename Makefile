@@ -45,6 +45,7 @@ release: ## build the reference app's release artifact on the controller (npm ci
 lint: setup ## yamllint and ansible-lint (production profile)
 	yamllint --strict .
 	ansible-lint --offline
+	antsibull-changelog lint
 
 unit: setup ## filter plugin unit tests (pytest + hypothesis)
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
@@ -58,9 +59,7 @@ molecule: setup image release ## the molecule scenarios, one after another
 test: lint unit build molecule ## everything CI runs
 
 demo: setup image release ## bring up a local fleet in containers and roll the stack out
-	ansible-playbook playbooks/local_fleet.yml
-	ansible-playbook playbooks/site.yml
-	ansible-playbook playbooks/verify.yml
+	bash scripts/demo.sh
 
 demo-down: setup docker ## remove the local fleet
 	ansible-playbook playbooks/local_fleet.yml -e fleet_local_state=absent
