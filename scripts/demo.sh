@@ -9,7 +9,7 @@ mkdir -p build
 
 ansible-playbook playbooks/local_fleet.yml
 ansible-playbook playbooks/site.yml | tee "$log"
-changed=$(awk '/^PLAY RECAP/ {recap = 1; next} recap && / changed=/ { sub(/.* changed=/, ""); sub(/ .*/, ""); total += $0 } END { print total + 0 }' "$log")
+changed=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '/^PLAY RECAP/ {recap = 1; next} recap && / changed=/ { sub(/.* changed=/, ""); sub(/ .*/, ""); total += $0 } END { print total + 0 }')
 ansible-playbook playbooks/verify.yml
 
 if [ "$changed" -eq 0 ]; then
