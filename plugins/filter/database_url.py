@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
+    check_keys, expect_dict, kind, number_error, refuse_if, url_host)
 
 DOCUMENTATION = r"""
 name: database_url
@@ -107,45 +107,17 @@ _value:
 _KNOWN = ('scheme', 'user', 'password', 'host', 'port', 'database', 'connection_limit',
           'pool_timeout', 'pgbouncer_version', 'max_prepared_statements', 'schema', 'params')
 _RESERVED_PARAMS = ('connection_limit', 'pool_timeout', 'pgbouncer', 'schema')
-_LABEL = r'[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?'
-_HOSTNAME = re.compile(rf'{_LABEL}(?:\.{_LABEL})*\.?')
 _VERSION = re.compile(r'\d+(?:\.\d+){1,3}')
 
 
-def _kind(value):
-    """Name the builtin type behind Ansible's wrappers (str, not _AnsibleTaggedStr)."""
-    return next(c.__name__ for c in type(value).__mro__ if c.__module__ == 'builtins')
-
-
-def _host(value):
-    """Return the host as it goes into a URL (IPv6 bracketed), or raise ValueError."""
-    if not isinstance(value, str) or not value:
-        raise ValueError
-    bare = value[1:-1] if value.startswith('[') and value.endswith(']') else value
-    try:
-        ip = ipaddress.ip_address(bare)
-    except ValueError:
-        ip = None
-    if ip is not None and '%' not in bare and (ip.version == 6 or bare == value):
-        return f'[{ip.compressed}]' if ip.version == 6 else ip.compressed
-    if bare != value or len(bare) > 253 or not _HOSTNAME.fullmatch(bare) \
-            or bare.rstrip('.').rsplit('.', 1)[-1].isdigit():
-        raise ValueError
-    return bare
-
-
 def _int(data, name, minimum, errors, maximum=None):
+    """Return data[name] if it is null or an int in range; else append the error, return None."""
     value = data.get(name)
-    if value is None:
+    error = None if value is None else number_error(name, value, minimum, maximum)
+    if error:
+        errors.append(error)
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append(f"{name} must be an integer, got {_kind(value)} {value!r}")
-    elif value < minimum or (maximum is not None and value > maximum):
-        errors.append(f"{name} must be between {minimum} and {maximum}, got {value}" if maximum
-                      else f"{name} must be >= {minimum}, got {value}")
-    else:
-        return value
-    return None
+    return value
 
 
 def _text(data, name, errors, required=False):
@@ -153,21 +125,15 @@ def _text(data, name, errors, required=False):
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
-        errors.append(f"{name} must be a non-empty string, got {_kind(value)} {value!r}")
+        errors.append(f"{name} must be a non-empty string, got {kind(value)} {value!r}")
         return None
     return value
 
 
 def database_url(data):
-    if not isinstance(data, Mapping):
-        raise AnsibleFilterError(f"database_url expects a dict, got {_kind(data)}")
+    expect_dict('database_url', data)
     errors = []
-    unknown = sorted(str(k) for k in data if k not in _KNOWN)
-    if unknown:
-        errors.append(f"unknown key(s) {', '.join(unknown)}; known keys are {', '.join(_KNOWN)}")
-    missing = [k for k in ('host', 'database', 'user') if data.get(k) is None]
-    if missing:
-        errors.append(f"missing required key(s) {', '.join(missing)}")
+    missing = check_keys(data, _KNOWN, ('host', 'database', 'user'), errors)
 
     scheme = 'postgresql' if data.get('scheme') is None else data['scheme']
     if scheme not in ('postgresql', 'postgres'):
@@ -175,14 +141,14 @@ def database_url(data):
     host = None
     if 'host' not in missing:
         try:
-            host = _host(data['host'])
+            host = url_host(data['host'])[0]
         except ValueError:
             errors.append(f"host must be a hostname, IPv4 or IPv6 address, got {data['host']!r}")
     user = _text(data, 'user', errors, required='user' not in missing)
     database = _text(data, 'database', errors, required='database' not in missing)
     password = data.get('password')
     if password is not None and not isinstance(password, str):
-        errors.append(f"password must be a string or null, got {_kind(password)} (value not shown)")
+        errors.append(f"password must be a string or null, got {kind(password)} (value not shown)")
     port = _int(data, 'port', 1, errors, maximum=65535)
     query = {
         'connection_limit': _int(data, 'connection_limit', 1, errors),
@@ -196,7 +162,7 @@ def database_url(data):
     if version is not None:
         if not isinstance(version, str) or not _VERSION.fullmatch(version):
             errors.append(f"pgbouncer_version must be a quoted dotted version string such as '1.18.0'"
-                          f" (unquoted YAML 1.20 is the float 1.2), got {_kind(version)} {version!r}")
+                          f" (unquoted YAML 1.20 is the float 1.2), got {kind(version)} {version!r}")
         else:
             parsed = tuple(int(part) for part in version.split('.'))
             if prepared and parsed < (1, 21):
@@ -211,7 +177,7 @@ def database_url(data):
 
     params = data.get('params') or {}
     if not isinstance(params, Mapping):
-        errors.append(f"params must be a dict, got {_kind(params)}")
+        errors.append(f"params must be a dict, got {kind(params)}")
         params = {}
     for key in sorted(params, key=str):
         value = params[key]
@@ -219,13 +185,12 @@ def database_url(data):
             errors.append(f"params key {key!r} is not allowed; use the top-level keys for "
                           f"{', '.join(_RESERVED_PARAMS[:2])}, pgbouncer_version and schema")
         elif isinstance(value, bool) or not isinstance(value, (str, int)):
-            errors.append(f"params[{key!r}] must be a string or integer, got {_kind(value)}"
+            errors.append(f"params[{key!r}] must be a string or integer, got {kind(value)}"
                           + (" (write 'true' or 'false')" if isinstance(value, bool) else ""))
         else:
             query[key] = str(value)
 
-    if errors:
-        raise AnsibleFilterError('database_url refused:\n' + '\n'.join(errors))
+    refuse_if(errors, 'database_url refused')
     userinfo = quote(user, safe='') + (f":{quote(password, safe='')}" if password else '')
     qs = '&'.join(f"{quote(k, safe='')}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
     url = f"{scheme}://{userinfo}@{host}:{port or 5432}/{quote(database, safe='')}"

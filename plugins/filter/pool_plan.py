@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
+    check_keys, expect_dict, number_error, refuse_if)
 
 DOCUMENTATION = r"""
 name: pool_plan
@@ -162,25 +162,12 @@ _MINIMUM = {
 _KNOWN = _REQUIRED + tuple(_DEFAULTS) + _SETTINGS + _DERIVED
 
 
-def _kind(value):
-    """Name the builtin type behind Ansible's wrappers (str, not _AnsibleTaggedStr)."""
-    return next(c.__name__ for c in type(value).__mro__ if c.__module__ == 'builtins')
-
-
 def _check_number(name, value, errors):
     """Return value if it is an int (a float too for reserve_pool_timeout) >= its minimum."""
-    floats_ok = name == 'reserve_pool_timeout'
-    kind = 'a number' if floats_ok else 'an integer'
-    ok_type = (int, float) if floats_ok else int
-    if isinstance(value, bool) or not isinstance(value, ok_type):
-        errors.append(f"{name} must be {kind}, got {_kind(value)} {value!r}"
-                      + (" (use '| int')" if isinstance(value, str) else ""))
-    elif isinstance(value, float) and not math.isfinite(value):
-        errors.append(f"{name} must be a finite number, got {value!r}")
-    elif value < _MINIMUM[name]:
-        errors.append(f"{name} must be >= {_MINIMUM[name]}, got {value!r}")
-    else:
+    error = number_error(name, value, _MINIMUM[name], floats=name == 'reserve_pool_timeout')
+    if error is None:
         return value
+    errors.append(error + (" (use '| int')" if isinstance(value, str) else ""))
     return None
 
 
@@ -189,22 +176,15 @@ def _round_up(value, multiple):
 
 
 def pool_plan(data):
-    if not isinstance(data, Mapping):
-        raise AnsibleFilterError(f"pool_plan expects a dict, got {_kind(data)}")
+    expect_dict('pool_plan', data)
     errors = []
-    unknown = sorted(str(k) for k in data if k not in _KNOWN)
-    if unknown:
-        errors.append(f"unknown key(s) {', '.join(unknown)}; known keys are {', '.join(_KNOWN)}")
-    missing = [k for k in _REQUIRED if data.get(k) is None]
-    if missing:
-        errors.append(f"missing required key(s) {', '.join(missing)}")
+    check_keys(data, _KNOWN, _REQUIRED, errors)
 
     given = {k: data[k] for k in _KNOWN if data.get(k) is not None}
     p = dict(_DEFAULTS)
     for name, value in given.items():
         p[name] = _check_number(name, value, errors)
-    if errors:
-        raise AnsibleFilterError('pool_plan refused:\n' + '\n'.join(errors))
+    refuse_if(errors, 'pool_plan refused')
 
     inst, pools = p['pgbouncer_instances'], p['pools']
     reserved, other = p['postgres_reserved_connections'], p['postgres_other_connections']
@@ -291,8 +271,7 @@ def pool_plan(data):
         if name in given and given[name] != out[name]:
             errors.append(f"{name}={given[name]} was given but the plan derives {out[name]}; "
                           f"it is not a setting, drop it from the input")
-    if errors:
-        raise AnsibleFilterError('pool_plan refused:\n' + '\n'.join(errors))
+    refuse_if(errors, 'pool_plan refused')
     return out
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
+    check_keys, kind, number_error, refuse_if, url_host)
 
 DOCUMENTATION = r"""
 name: upstream_servers
@@ -100,40 +102,7 @@ _value:
 
 _KNOWN = ('address', 'port', 'weight', 'state', 'max_fails', 'fail_timeout', 'name')
 _FLAGS = {'active': '', 'drain': ' down', 'down': ' down', 'backup': ' backup'}
-_LABEL = r'[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?'
-_HOSTNAME = re.compile(rf'{_LABEL}(?:\.{_LABEL})*\.?')
 _TIME = re.compile(r'(?:\d+(?:ms|s|m|h|d|w|M|y))*\d*')  # NGINX time syntax; a bare number is seconds
-
-
-def _kind(value):
-    """Name the builtin type behind Ansible's wrappers (str, not _AnsibleTaggedStr)."""
-    return next(c.__name__ for c in type(value).__mro__ if c.__module__ == 'builtins')
-
-
-def _host(value):
-    """Return (rendered host, key for duplicate detection), or raise ValueError."""
-    if not isinstance(value, str) or not value:
-        raise ValueError
-    bare = value[1:-1] if value.startswith('[') and value.endswith(']') else value
-    try:
-        ip = ipaddress.ip_address(bare)
-    except ValueError:
-        ip = None
-    if ip is not None and '%' not in bare and (ip.version == 6 or bare == value):
-        return (f'[{ip.compressed}]' if ip.version == 6 else ip.compressed), ip.compressed
-    if bare != value or len(bare) > 253 or not _HOSTNAME.fullmatch(bare) \
-            or bare.rstrip('.').rsplit('.', 1)[-1].isdigit():
-        raise ValueError
-    return bare, bare.rstrip('.').lower()
-
-
-def _int(name, value, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        return f"{name} must be an integer, got {_kind(value)} {value!r}"
-    if value < minimum or (maximum is not None and value > maximum):
-        return (f"{name} must be between {minimum} and {maximum}, got {value}" if maximum
-                else f"{name} must be >= {minimum}, got {value}")
-    return None
 
 
 def _time(name, value):
@@ -143,7 +112,7 @@ def _time(name, value):
     if isinstance(value, str) and value and _TIME.fullmatch(value):
         return value, None
     return None, (f"{name} must be integer seconds or an NGINX time such as '30s', '1m', '500ms', "
-                  f"got {_kind(value)} {value!r}")
+                  f"got {kind(value)} {value!r}")
 
 
 def _get(entry, key, default):
@@ -153,14 +122,13 @@ def _get(entry, key, default):
 
 
 def upstream_servers(servers, max_fails=3, fail_timeout='30s'):
-    errors = [e for e in (_int('max_fails', max_fails, 0),) if e]
+    errors = [e for e in (number_error('max_fails', max_fails, 0),) if e]
     default_timeout, error = _time('fail_timeout', fail_timeout)
     if error:
         errors.append(error)
-    if errors:
-        raise AnsibleFilterError('upstream_servers refused (filter options):\n' + '\n'.join(errors))
+    refuse_if(errors, 'upstream_servers refused (filter options)')
     if isinstance(servers, (str, bytes, Mapping)) or not isinstance(servers, (list, tuple)):
-        raise AnsibleFilterError(f"upstream_servers expects a list of dicts, got {_kind(servers)}")
+        raise AnsibleFilterError(f"upstream_servers expects a list of dicts, got {kind(servers)}")
     if not servers:
         raise AnsibleFilterError("upstream_servers refused: the server list is empty; an upstream "
                                  "needs at least one active server")
@@ -169,26 +137,21 @@ def upstream_servers(servers, max_fails=3, fail_timeout='30s'):
     for index, entry in enumerate(servers):
         where = f"servers[{index}]"
         if not isinstance(entry, Mapping):
-            errors.append(f"{where} must be a dict, got {_kind(entry)}")
+            errors.append(f"{where} must be a dict, got {kind(entry)}")
             continue
         problems = []
-        unknown = sorted(str(k) for k in entry if k not in _KNOWN)
-        if unknown:
-            problems.append(f"unknown key(s) {', '.join(unknown)}; known keys are {', '.join(_KNOWN)}")
-        missing = [k for k in ('address', 'port') if entry.get(k) is None]
-        if missing:
-            problems.append(f"missing required key(s) {', '.join(missing)}")
+        missing = check_keys(entry, _KNOWN, ('address', 'port'), problems)
         host = key = None
         if 'address' not in missing:
             try:
-                host, key = _host(entry['address'])
+                host, key = url_host(entry['address'])
             except ValueError:
                 problems.append(f"address must be a hostname, IPv4 or IPv6 address, got {entry['address']!r}")
         port = entry.get('port')
         weight = _get(entry, 'weight', 1)
         fails = _get(entry, 'max_fails', max_fails)
-        problems += [e for e in (None if 'port' in missing else _int('port', port, 1, 65535),
-                                 _int('weight', weight, 1), _int('max_fails', fails, 0)) if e]
+        problems += [e for e in (None if 'port' in missing else number_error('port', port, 1, 65535),
+                                 number_error('weight', weight, 1), number_error('max_fails', fails, 0)) if e]
         timeout, error = (default_timeout, None) if entry.get('fail_timeout') is None \
             else _time('fail_timeout', entry['fail_timeout'])
         if error:
@@ -214,8 +177,7 @@ def upstream_servers(servers, max_fails=3, fail_timeout='30s'):
     if not errors and not active:
         errors.append(f"no active server among {len(servers)}; drain, down and backup servers do not "
                       f"serve normal traffic, so set state: active on at least one")
-    if errors:
-        raise AnsibleFilterError('upstream_servers refused:\n' + '\n'.join(errors))
+    refuse_if(errors, 'upstream_servers refused')
     return lines
 
 

@@ -1,11 +1,23 @@
-"""Make the filter plugins importable as plain modules.
+"""Make the collection importable as ansible_collections.koinonia.fleet.
 
-The collection is not necessarily installed as ansible_collections.koinonia.fleet when
-pytest runs, so the tests import plugins/filter/<name>.py directly.
+The filter plugins import their shared checks from
+ansible_collections.koinonia.fleet.plugins.plugin_utils, so the tests import the plugins by
+that name too. The checkout resolves as koinonia.fleet through the symlink
+.collections/ansible_collections/koinonia/fleet -> ../../.. (made by `make setup`); it is made
+here the same way when missing, and .collections is put on sys.path.
 """
+import os
 import sys
 from pathlib import Path
 
-FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
-if str(FILTER_DIR) not in sys.path:
-    sys.path.insert(0, str(FILTER_DIR))
+ROOT = Path(__file__).resolve().parents[4]
+COLLECTIONS = ROOT / '.collections'
+LINK = COLLECTIONS / 'ansible_collections' / 'koinonia' / 'fleet'
+
+if not LINK.is_dir():
+    LINK.parent.mkdir(parents=True, exist_ok=True)
+    if LINK.is_symlink():  # dangling
+        LINK.unlink()
+    os.symlink('../../..', LINK)
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))

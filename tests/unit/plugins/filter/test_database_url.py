@@ -4,8 +4,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given, settings, strategies as st
 
-import database_url as plugin
-from database_url import database_url
+from ansible_collections.koinonia.fleet.plugins.filter import database_url as plugin
+from ansible_collections.koinonia.fleet.plugins.filter.database_url import database_url
 
 FAST = settings(max_examples=200, deadline=None)
 SECRET = 'Sup3r-s3cret-PW'

@@ -4,8 +4,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given, settings, strategies as st
 
-import pool_plan as plugin
-from pool_plan import pool_plan
+from ansible_collections.koinonia.fleet.plugins.filter import pool_plan as plugin
+from ansible_collections.koinonia.fleet.plugins.filter.pool_plan import pool_plan
 
 FAST = settings(max_examples=200, deadline=None)
 

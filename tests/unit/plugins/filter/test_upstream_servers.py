@@ -5,8 +5,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given, settings, strategies as st
 
-import upstream_servers as plugin
-from upstream_servers import upstream_servers
+from ansible_collections.koinonia.fleet.plugins.filter import upstream_servers as plugin
+from ansible_collections.koinonia.fleet.plugins.filter.upstream_servers import upstream_servers
 
 FAST = settings(max_examples=200, deadline=None)
 APP1 = {'address': '10.0.0.5', 'port': 3000}
