@@ -1,0 +1,36 @@
+"""Bad input is refused before anything changes: an oversubscribed plan, a replica cloned over a primary."""
+import os
+import subprocess
+
+from conftest import PGB, flat, local_sql
+
+testinfra_hosts = [PGB]
+PLAYBOOK = os.path.join(os.path.dirname(__file__), "..", "refusals.yml")
+
+
+def run_refusal(tag):
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], PLAYBOOK, "--tags", tag],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_oversubscribed_plan_refused_before_any_change(host):
+    before = host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum
+    result = run_refusal("oversubscribed")
+    assert result.returncode != 0
+    out = flat(result.stdout + result.stderr)
+    assert "max_db_connections=100" in out
+    assert "postgres_available=97" in out
+    assert "changed=0" in out
+    assert host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum == before
+    assert host.service("pgbouncer").is_running
+
+
+def test_replica_never_cloned_over_a_primary(primary):
+    result = run_refusal("clone_over_primary")
+    assert result.returncode != 0
+    out = flat(result.stdout + result.stderr)
+    assert "it looks like a primary" in out
+    assert "mol-db-primary : ok=" in out and "changed=0" in out
+    assert local_sql(primary, "select pg_is_in_recovery()").stdout.strip() == "f"

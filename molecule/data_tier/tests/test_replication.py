@@ -1,0 +1,45 @@
+"""Streaming replication: a row written on the primary is readable on the replica within a bound,
+and the lag script reports numbers from pg_stat_replication."""
+import json
+import time
+
+from conftest import PRIMARY, local_sql
+
+testinfra_hosts = [PRIMARY]
+
+# Async streaming replication is "typically under one second" (PostgreSQL docs); the bound
+# leaves room for a loaded test machine.
+VISIBLE_WITHIN_S = 5.0
+
+
+def test_lag_script_reports_the_standby(host):
+    report = json.loads(host.check_output("/usr/local/bin/koinonia-replication-lag"))
+    assert report["in_recovery"] is False
+    standby = report["standbys"][0]
+    assert standby["state"] == "streaming"
+    assert standby["lag_bytes"] >= 0
+    assert standby["replay_lag_seconds"] >= 0
+    assert report["slots"][0]["slot_name"] == "mol_db_replica"
+    assert report["slots"][0]["active"] is True
+
+
+def test_row_visible_on_replica_within_bound(host, replica):
+    marker = f"m{time.time_ns()}"
+    setup = "create table if not exists replication_probe (marker text primary key, at timestamptz default now())"
+    assert local_sql(host, setup).rc == 0
+    assert local_sql(host, f"insert into replication_probe (marker) values ('{marker}')").rc == 0
+    started = time.monotonic()
+    while time.monotonic() - started < VISIBLE_WITHIN_S:
+        out = local_sql(replica, f"select count(*) from replication_probe where marker = '{marker}'")
+        if out.stdout.strip() == "1":
+            break
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    assert out.stdout.strip() == "1", f"not on the replica after {elapsed:.1f} s"
+    print(f"row visible on the replica after {elapsed:.2f} s")
+
+
+def test_replica_lag_script_in_recovery(replica):
+    report = json.loads(replica.check_output("/usr/local/bin/koinonia-replication-lag"))
+    assert report["in_recovery"] is True
+    assert report["receive_replay_gap_bytes"] >= 0
