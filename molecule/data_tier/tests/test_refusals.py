@@ -2,7 +2,7 @@
 import os
 import subprocess
 
-from conftest import PGB, flat, local_sql
+from conftest import PGB, flat, local_sql, psql
 
 testinfra_hosts = [PGB]
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "..", "refusals.yml")
@@ -34,3 +34,15 @@ def test_replica_never_cloned_over_a_primary(primary):
     assert "it looks like a primary" in out
     assert "mol-db-primary : ok=" in out and "changed=0" in out
     assert local_sql(primary, "select pg_is_in_recovery()").stdout.strip() == "f"
+
+
+def test_setting_pgbouncer_rejects_never_goes_live(host):
+    before = host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum
+    main_pid = host.check_output("systemctl show -p MainPID --value pgbouncer")
+    result = run_refusal("bad_setting")
+    out = flat(result.stdout + result.stderr)
+    assert result.returncode != 0
+    assert "unknown parameter" in out
+    assert host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum == before
+    assert host.check_output("systemctl show -p MainPID --value pgbouncer") == main_pid
+    assert psql(host, "select 1").stdout.strip() == "1"
