@@ -46,3 +46,13 @@ def test_setting_pgbouncer_rejects_never_goes_live(host):
     assert host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum == before
     assert host.check_output("systemctl show -p MainPID --value pgbouncer") == main_pid
     assert psql(host, "select 1").stdout.strip() == "1"
+
+
+def test_postgresql_out_of_step_with_plan_refused(primary):
+    conf = "/etc/postgresql/15/main/conf.d/50-koinonia.conf"
+    before = primary.file(conf).sha256sum
+    result = run_refusal("plan_mismatch")
+    out = flat(result.stdout + result.stderr)
+    assert result.returncode != 0
+    assert "postgresql_max_connections (200) differs from the pool plan's postgres_max_connections (100)" in out
+    assert primary.file(conf).sha256sum == before

@@ -43,3 +43,22 @@ def test_replica_lag_script_in_recovery(replica):
     report = json.loads(replica.check_output("/usr/local/bin/koinonia-replication-lag"))
     assert report["in_recovery"] is True
     assert report["receive_replay_gap_bytes"] >= 0
+
+
+def test_replica_is_a_clone_of_the_primary(host, replica):
+    ident = "pg_controldata /var/lib/postgresql/15/main | awk -F: '/Database system identifier/ {print $2}'"
+    primary_id = host.check_output(f"runuser -u postgres -- /usr/lib/postgresql/15/bin/{ident}")
+    replica_id = replica.check_output(f"runuser -u postgres -- /usr/lib/postgresql/15/bin/{ident}")
+    assert primary_id and primary_id == replica_id
+
+
+def test_replica_streams_through_its_slot_without_password_in_config(replica):
+    auto_conf = replica.file("/var/lib/postgresql/15/main/postgresql.auto.conf").content_string
+    assert "primary_slot_name = 'mol_db_replica'" in auto_conf
+    assert "passfile=" in auto_conf
+    assert "molecule-replication-password" not in auto_conf
+    pgpass = replica.file("/var/lib/postgresql/.pgpass")
+    assert pgpass.user == "postgres"
+    assert pgpass.mode == 0o600
+    status = local_sql(replica, "select status from pg_stat_wal_receiver")
+    assert status.stdout.strip() == "streaming"

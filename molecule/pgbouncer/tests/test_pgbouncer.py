@@ -1,4 +1,5 @@
-"""PgBouncer in front of PostgreSQL: clients get in with SCRAM, queries pass through, limits come from the plan."""
+"""PgBouncer in front of PostgreSQL: clients get in with md5 (old clients), queries pass through, limits come from the plan."""
+import hashlib
 
 PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p 6432 -U koinonia -d koinonia -Atc {sql!r}"
 ADMIN = "su postgres -c \"psql -h /var/run/postgresql -p 6432 -d pgbouncer -Atc '{sql}'\""
@@ -43,9 +44,16 @@ def test_fd_limit_from_plan(host):
     assert int(soft) >= 1000 + 35
 
 
-def test_userlist_holds_no_plaintext(host):
+def test_userlist_holds_md5_hash_not_plaintext(host):
     userlist = host.file("/etc/pgbouncer/userlist.txt")
     assert userlist.user == "postgres"
     assert userlist.mode == 0o640
     assert "molecule-app-password" not in userlist.content_string
-    assert "SCRAM-SHA-256$" in userlist.content_string
+    # md5(password || username), as PostgreSQL stores it.
+    expected = "md5" + hashlib.md5(b"molecule-app-passwordkoinonia").hexdigest()
+    assert f'"koinonia" "{expected}"' in userlist.content_string
+
+
+def test_md5_in_both_hba_files(host):
+    assert "koinonia   0.0.0.0/0   md5" in host.file("/etc/pgbouncer/pgbouncer_hba.conf").content_string
+    assert "koinonia   127.0.0.1/32   md5" in host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
