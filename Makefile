@@ -29,6 +29,8 @@ $(COLL_LINK):
 	ln -sfn ../../.. $@
 
 setup: $(VENV)/.installed $(COLL_LINK) ## Python venv (pinned) and the koinonia.fleet collection link
+	@# A copy of this collection left in ~/.ansible by older molecule runs would shadow the checkout.
+	rm -rf $(HOME)/.ansible/collections/ansible_collections/koinonia/fleet
 
 docker: ## make sure a Docker engine answers (installs docker.io, starts dockerd)
 	bash scripts/ensure-docker.sh

@@ -24,8 +24,10 @@ def reporting_psql(host, password):
 
 
 def test_role_not_in_userlist(host):
-    assert '"reporting"' not in host.file("/etc/pgbouncer/userlist.txt").content_string
-    assert '"pgbouncer_auth"' in host.file("/etc/pgbouncer/userlist.txt").content_string
+    userlist = host.file("/etc/pgbouncer/userlist.txt")
+    assert '"reporting"' not in userlist.content_string
+    assert '"pgbouncer_auth"' in userlist.content_string
+    assert userlist.mode == 0o640
 
 
 def test_lookup_lets_the_role_in(host, reporting_role):

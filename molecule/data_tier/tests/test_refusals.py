@@ -1,16 +1,16 @@
-"""Bad input is refused before anything changes: an oversubscribed plan, a replica cloned over a primary."""
+"""Bad input is refused before anything live changes (one playbook per case under refuse/)."""
 import os
 import subprocess
 
 from conftest import PGB, flat, local_sql, psql
 
 testinfra_hosts = [PGB]
-PLAYBOOK = os.path.join(os.path.dirname(__file__), "..", "refusals.yml")
+REFUSE = os.path.join(os.path.dirname(__file__), "..", "refuse")
 
 
-def run_refusal(tag):
+def run_refusal(name):
     return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], PLAYBOOK, "--tags", tag],
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(REFUSE, f"{name}.yml")],
         capture_output=True, text=True, timeout=300, check=False,
     )
 
