@@ -17,4 +17,5 @@ if [ "$changed" -eq 0 ]; then
 else
   echo "demo: the rollout made $changed change(s); run 'make demo' again and it will change nothing."
 fi
-echo "demo: the load balancer answers on http://127.0.0.1:$(awk '/^fleet_local_lb_port:/ {print $2}' inventories/local/group_vars/all/fleet.yml)/ (try /api/whoami); 'make demo-down' removes the fleet."
+tls_port=$(awk '/^fleet_local_lb_tls_port:/ {print $2}' inventories/local/group_vars/all/fleet.yml)
+echo "demo: the load balancer answers on https://127.0.0.1:$tls_port/ (self-signed: curl -k https://127.0.0.1:$tls_port/api/whoami); 'make demo-down' removes the fleet."

@@ -200,6 +200,22 @@ const server = app.listen(PORT, HOST, () => {
 });
 ensureSchema().catch((err) => log('schema_deferred', { error: err.message }));
 
+// WebSocket at /ws: the RFC 6455 handshake, one text frame naming the host, then a close
+// frame. Enough to prove upgrades pass the load balancer without a WebSocket library.
+server.on('upgrade', (req, socket) => {
+  const key = req.headers['sec-websocket-key'];
+  if (req.url !== '/ws' || !key || String(req.headers.upgrade).toLowerCase() !== 'websocket') {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    return;
+  }
+  const accept = require('crypto').createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  const text = Buffer.from(JSON.stringify({ host: HOSTNAME, version: VERSION }));
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+    + `Sec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  socket.end(Buffer.concat([Buffer.from([0x81, text.length]), text, Buffer.from([0x88, 0x00])]));
+});
+
 async function shutdown(signal) {
   if (shuttingDown) return;
   shuttingDown = true;

@@ -42,9 +42,10 @@ def failed_transactions(output):
 
 def test_thousand_clients_through_pgbouncer(host, primary, initialised):
     primary.run("rm -f /var/tmp/koinonia-samples")
-    primary.run(f"nohup sh -c {shlex.quote(SAMPLER)} >/dev/null 2>&1 &")
+    # Transient units, so background work outlives the docker exec that starts it.
+    primary.run_expect([0], f"systemd-run --quiet --collect --unit=koinonia-sampler sh -c {shlex.quote(SAMPLER)}")
     run = host.run(PGBENCH.format(server="127.0.0.1", port=6432, args="-c 1000 -j 4 -t 10 -N"))
-    primary.run("pkill -f 'seq 1 400' || true")
+    primary.run("systemctl stop koinonia-sampler")
     assert run.rc == 0, run.stderr[-2000:]
     assert "number of clients: 1000" in run.stdout
     assert "number of transactions actually processed: 10000/10000" in run.stdout
@@ -69,7 +70,7 @@ def test_reload_during_load_drops_no_client(host, initialised):
     host.run("rm -f /var/tmp/pgbench-reload.out")
     bench = PGBENCH.format(server="127.0.0.1", port=6432, args="-c 200 -j 2 -T 8 -N")
     script = f"{bench} > /var/tmp/pgbench-reload.out 2>&1; echo rc=$? >> /var/tmp/pgbench-reload.out"
-    host.run(f"nohup sh -c {shlex.quote(script)} >/dev/null 2>&1 &")
+    host.run_expect([0], f"systemd-run --quiet --collect --unit=koinonia-pgbench-reload sh -c {shlex.quote(script)}")
     host.run("sleep 3")
     assert host.run("systemctl reload pgbouncer").rc == 0
     host.run("for i in $(seq 1 30); do grep -q '^rc=' /var/tmp/pgbench-reload.out && break; sleep 1; done")

@@ -1,0 +1,39 @@
+import os
+import shlex
+import subprocess
+
+import testinfra
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+LB = f"ansible://mol-lb?ansible_inventory={INVENTORY}"
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+NAME = "api.koinonia.test"
+# curl as a client of the LB's HTTPS: the real name, resolved to loopback, trusting Pebble's root.
+CURL = f"curl -s --max-time 10 --resolve {NAME}:443:127.0.0.1 --cacert /var/tmp/pebble-root.pem"
+
+
+def node(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def playbook(path, *args):
+    """Run one of the repo's playbooks against the molecule hosts."""
+    return subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, path), *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def flat(text):
+    return " ".join(text.split())
+
+
+def codes(host, url, count, parallel=1, extra=""):
+    """HTTP status codes of `count` GETs (bounded), `parallel` at a time."""
+    cmd = (f"seq {count} | xargs -P {parallel} -I{{}} {CURL} {extra} -o /dev/null -w '%{{http_code}}\\n' "
+           + shlex.quote(url))
+    return host.check_output(cmd).split()
+
+
+def pebble_root(host):
+    host.run_expect([0], "curl -sk https://mol-acme:15000/roots/0 -o /var/tmp/pebble-root.pem")

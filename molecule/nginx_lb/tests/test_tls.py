@@ -1,0 +1,65 @@
+"""TLS from a real ACME server (Pebble, HTTP-01 over the network), redirects and Mozilla intermediate."""
+import pytest
+from conftest import CURL, LB, NAME, pebble_root
+
+testinfra_hosts = [LB]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def trust_pebble(host):
+    pebble_root(host)
+
+
+def test_http_redirects_to_https(host):
+    out = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' -H 'Host: {NAME}' http://127.0.0.1/api/whoami")
+    assert out == f"301 https://{NAME}/api/whoami"
+
+
+def test_acme_challenges_are_not_redirected(host):
+    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {NAME}' http://127.0.0.1/.well-known/acme-challenge/none")
+    assert code == "404"
+
+
+def test_https_serves_the_pebble_issued_chain(host):
+    assert host.check_output(f"{CURL} -o /dev/null -w '%{{http_code}}' https://{NAME}/health") == "200"
+    issuer = host.check_output(
+        f"echo | openssl s_client -connect 127.0.0.1:443 -servername {NAME} 2>/dev/null | openssl x509 -noout -issuer"
+    )
+    assert "Pebble" in issuer
+
+
+@pytest.mark.parametrize("version", ["-tls1", "-tls1_1"])
+def test_old_tls_refused(host, version):
+    # The client is allowed the old protocol (SECLEVEL=0); the server must say no.
+    cmd = host.run(f"echo | openssl s_client -connect 127.0.0.1:443 -servername {NAME} {version} -cipher DEFAULT@SECLEVEL=0")
+    assert cmd.rc != 0
+    assert "BEGIN CERTIFICATE" not in cmd.stdout
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_current_tls_accepted(host, version):
+    cmd = host.run(f"echo | openssl s_client -connect 127.0.0.1:443 -servername {NAME} {version}")
+    assert cmd.rc == 0, cmd.stderr
+
+
+def test_security_headers(host):
+    headers = host.check_output(f"{CURL} -D - -o /dev/null https://{NAME}/api/whoami").lower()
+    assert "strict-transport-security: max-age=63072000" in headers
+    assert "x-frame-options: deny" in headers
+    assert "x-content-type-options: nosniff" in headers
+
+
+def test_renewal_swaps_the_certificate_without_restart(host):
+    serial = f"echo | openssl s_client -connect 127.0.0.1:443 -servername {NAME} 2>/dev/null | openssl x509 -noout -serial"
+    before = host.check_output(serial)
+    master = host.check_output("systemctl show -p MainPID --value nginx")
+    renew = host.run(f"REQUESTS_CA_BUNDLE=/etc/ssl/pebble-listener.pem certbot renew --force-renewal --cert-name {NAME}")
+    assert renew.rc == 0, renew.stderr
+    after = host.check_output(serial)
+    assert after != before
+    assert host.check_output("systemctl show -p MainPID --value nginx") == master
+    assert host.check_output(f"{CURL} -o /dev/null -w '%{{http_code}}' https://{NAME}/health") == "200"
+
+
+def test_renewal_timer_enabled(host):
+    assert host.service("certbot.timer").is_enabled
