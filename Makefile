@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV        := .venv
 PY          := $(VENV)/bin/python
 COLL_LINK   := .collections/ansible_collections/koinonia/fleet
-SCENARIOS   ?= postgresql pgbouncer data_tier redis nginx_lb backend_node
+SCENARIOS   ?= postgresql pgbouncer data_tier redis nginx_lb app_tier
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
@@ -41,8 +41,9 @@ image: docker ## build the Debian 12 systemd test image once
 clean-image: docker ## rebuild the test image from scratch
 	bash scripts/build-image.sh --force
 
-release: ## build the reference app's release artifact on the controller (npm ci, tarball)
+release: ## build the release artifacts on the controller: the app and PM2 (npm ci, tarball)
 	bash scripts/build-release.sh >/dev/null
+	RELEASE_SOURCE=runtime/pm2 RELEASE_NAME=pm2 bash scripts/build-release.sh >/dev/null
 
 lint: setup ## yamllint and ansible-lint (production profile)
 	yamllint --strict .

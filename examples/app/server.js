@@ -14,7 +14,8 @@ const HOST = env.HOST || '0.0.0.0';
 const APP_NAME = env.APP_NAME || 'koinonia-api';
 const HOSTNAME = os.hostname();
 const CHECK_TIMEOUT_MS = 2000;
-const VERSION = env.APP_VERSION || readRelease() || require('./package.json').version;
+// The release on disk names the version, so /health tells which code a worker really runs.
+const VERSION = readRelease() || env.APP_VERSION || require('./package.json').version;
 
 function readRelease() { // RELEASE is written by scripts/build-release.sh
   try { return fs.readFileSync(path.join(__dirname, 'RELEASE'), 'utf8').trim() || null; } catch { return null; }

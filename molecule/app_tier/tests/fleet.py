@@ -1,0 +1,145 @@
+"""Helpers for the app_tier tests: hosts, playbook runs, load through the LB, SQL, releases."""
+import http.client
+import json
+import os
+import shlex
+import ssl
+import subprocess
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import testinfra
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+ROOT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+RELEASES = ROOT / "build" / "releases"
+LB = "172.30.58.10"
+BACKENDS = ["at-app1", "at-app2", "at-app3"]
+BASE = "/srv/koinonia-api"
+CURRENT_VERSION = json.loads((ROOT / "examples/app/package.json").read_text())["version"]
+
+
+def host(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def playbook(name, *args, timeout=900):
+    """Run one of the collection's playbooks against this fleet; returns the CompletedProcess."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), KOINONIA_REPO_ROOT=str(ROOT),
+               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", os.path.dirname(INVENTORY), str(ROOT / "playbooks" / name), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def secrets():
+    """The demo secrets the inventory generated (.cache/secrets), to look for in outputs."""
+    folder = ROOT / ".cache" / "secrets"
+    return [p.read_text().split()[0] for p in folder.iterdir() if p.is_file() and p.read_text().strip()]
+
+
+def sql(query):
+    """Run SQL on the primary as postgres; rows as lists of strings."""
+    out = host("at-db1").check_output(f"su postgres -c {shlex.quote(f'psql -d koinonia -AtF, -c {shlex.quote(query)}')}")
+    return [line.split(",") for line in out.splitlines() if line]
+
+
+def get(path, timeout=10):
+    """GET through the load balancer over HTTPS (new connection): (status, JSON or None)."""
+    conn = http.client.HTTPSConnection(LB, 443, timeout=timeout, context=ssl._create_unverified_context())
+    try:
+        conn.request("GET", path, headers={"Host": "api.koinonia.test", "Connection": "close"})
+        resp = conn.getresponse()
+        body = resp.read()
+        try:
+            return resp.status, json.loads(body)
+        except ValueError:
+            return resp.status, None
+    finally:
+        conn.close()
+
+
+class Load:
+    """Bounded load through the LB while something happens: `threads` clients, each one request at a
+    time (GET /health, and GET /api/messages every `db_every`th request), until stopped or `limit`."""
+
+    def __init__(self, threads=4, limit=20000, pause=0.02, db_every=5):
+        self.threads, self.limit, self.pause, self.db_every = threads, limit, pause, db_every
+        self.ok = 0
+        self.failed = []
+        self.versions = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers = []
+
+    def _run(self):
+        n = 0
+        while not self._stop.is_set():
+            with self._lock:
+                if self.ok + len(self.failed) >= self.limit:
+                    return
+            n += 1
+            path = "/api/messages?limit=1" if n % self.db_every == 0 else "/health"
+            try:
+                status, body = get(path)
+                error = None if status == 200 else f"{path}: HTTP {status} {body}"
+            except (OSError, http.client.HTTPException) as exc:
+                status, body, error = None, None, f"{path}: {exc!r}"
+            with self._lock:
+                if error:
+                    self.failed.append(error)
+                else:
+                    self.ok += 1
+                    if path == "/health":
+                        self.versions[body["version"]] = self.versions.get(body["version"], 0) + 1
+            time.sleep(self.pause)
+
+    def __enter__(self):
+        for _ in range(self.threads):
+            worker = threading.Thread(target=self._run, daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(30)
+
+
+def build_release(version, broken=False):
+    """A release artifact built on the controller (scripts/build-release.sh). A broken one exits at
+    boot, as a release with a bad dependency or config would."""
+    out = RELEASES / f"koinonia-api-{version}.tar.gz"
+    if not broken:
+        subprocess.run(["bash", str(ROOT / "scripts/build-release.sh"), version], check=True, capture_output=True)
+        return out
+    good = build_release(CURRENT_VERSION)
+    stage = RELEASES / f".stage-{version}"
+    subprocess.run(["rm", "-rf", str(stage)], check=True)
+    stage.mkdir()
+    with tarfile.open(good) as tar:
+        tar.extractall(stage, filter="tar")
+    (stage / "RELEASE").write_text(version + "\n")
+    server = stage / "server.js"
+    server.write_text("'use strict';\nthrow new Error('broken release: missing configuration');\n" + server.read_text())
+    with tarfile.open(out, "w:gz") as tar:
+        for item in sorted(stage.iterdir()):
+            tar.add(item, arcname=item.name)
+    subprocess.run(["rm", "-rf", str(stage)], check=True)
+    return out
+
+
+def backend_version(name):
+    """The version the app on a backend reports, straight from the backend."""
+    return json.loads(host(name).check_output("curl -fsS -m 5 http://127.0.0.1:3000/health"))["version"]
+
+
+def wait_for(predicate, timeout, interval=1.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

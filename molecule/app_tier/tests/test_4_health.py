@@ -1,0 +1,88 @@
+"""health_cron: a killed app is back within 60 s and the health check logs it; a stopped app is
+restarted by the health check; a database outage gives exactly one alert and one recovery
+notice at the webhook, across the three backends."""
+import json
+import time
+
+import fleet
+from fleet import BACKENDS, wait_for
+
+CHECK = "/usr/local/bin/koinonia-health-check"
+LOG = "/var/log/koinonia-cron/health-check.log"
+RECEIVED = "/var/lib/webhook-receiver/received.jsonl"
+
+
+def events(host, since=0):
+    lines = host.file(LOG).content_string.splitlines()[since:]
+    return [json.loads(line) for line in lines]
+
+
+def log_length(host):
+    return len(host.file(LOG).content_string.splitlines()) if host.file(LOG).exists else 0
+
+
+def received(since=0):
+    receiver = fleet.host("at-cache1")
+    if not receiver.file(RECEIVED).exists:
+        return []
+    return [json.loads(line)["body"] for line in receiver.file(RECEIVED).content_string.splitlines()[since:]]
+
+
+def serving(host):
+    return host.run("curl -fsS -m 3 http://127.0.0.1:3000/health").rc == 0
+
+
+def test_cron_runs_the_health_check_every_minute():
+    app = fleet.host("at-app1")
+    assert "koinonia-health-check" in app.file("/etc/cron.d/koinonia-health").content_string
+    start = log_length(app)
+    assert wait_for(lambda: any(e["event"] in ("health_ok", "health_failed") for e in events(app, start)), 75, 5)
+
+
+def test_killed_app_serves_again_within_60s_and_the_check_logs_it():
+    app = fleet.host("at-app2")
+    app.check_output(CHECK)  # a baseline run records the unit's main PID
+    start = log_length(app)
+    app.run_expect([0], "systemctl kill --signal=SIGKILL koinonia-api")
+    began = time.monotonic()
+    assert wait_for(lambda: serving(app), 60, 1)
+    assert time.monotonic() - began < 60
+    app.run(CHECK)
+    assert "app_restarted_by_systemd" in [e["event"] for e in events(app, start)]
+
+
+def test_stopped_app_is_restarted_by_the_health_check():
+    app = fleet.host("at-app3")
+    threshold = json.loads(app.check_output("cat /etc/koinonia-health/config.json"))["failure_threshold"]
+    seen = len(received())
+    start = log_length(app)
+    app.run_expect([0], "systemctl stop koinonia-api")
+    for _ in range(threshold):
+        app.run(CHECK)
+    assert wait_for(lambda: serving(app), 60, 1)
+    names = [e["event"] for e in events(app, start)]
+    assert "app_restarted" in names and "health_failed" in names
+    app.run(CHECK)
+    notices = [(b["check"], b["status"], b["host"]) for b in received(seen)]
+    assert ("app", "alert", "at-app3") in notices
+    assert ("app", "recovery", "at-app3") in notices
+
+
+def test_database_outage_gives_one_alert_and_one_recovery():
+    apps = [fleet.host(name) for name in BACKENDS]
+    db = fleet.host("at-db1")
+    seen = len(received())
+    db.run_expect([0], "systemctl stop pgbouncer")
+    try:
+        for _ in range(2):  # each backend sees it twice (and cron may run it too)
+            for app in apps:
+                app.run(CHECK)
+    finally:
+        db.run_expect([0], "systemctl start pgbouncer")
+    assert wait_for(lambda: fleet.get("/health/detailed")[0] == 200, 30, 1)
+    for _ in range(2):
+        for app in apps:
+            app.run(CHECK)
+    database = [(b["status"], b["check"]) for b in received(seen) if b["check"] == "database"]
+    assert database == [("alert", "database"), ("recovery", "database")], received(seen)
+    assert all("text" in b for b in received(seen))  # Slack-compatible
