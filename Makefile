@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_FORCE_COLOR := $(if $(CI),0,1)
 export PY_COLORS := $(if $(CI),0,1)
 
-.PHONY: help setup docker image release lint unit build molecule test demo demo-down clean-image lock
+.PHONY: help setup docker image release lint unit build molecule test demo demo-down bench clean-image lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ demo: setup image release ## bring up a local fleet in containers and roll the s
 
 demo-down: setup docker ## remove the local fleet
 	ansible-playbook playbooks/local_fleet.yml -e fleet_local_state=absent
+
+bench: setup ## measure the demo fleet with wrk: throughput, and a rolling deploy and rollback under load
+	bash scripts/benchmark.sh
 
 lock: ## regenerate requirements.lock from requirements.txt
 	rm -rf /tmp/koinonia-lock && python3 -m venv /tmp/koinonia-lock

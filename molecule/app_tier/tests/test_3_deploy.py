@@ -57,7 +57,7 @@ def test_release_failing_health_stops_the_rollout_at_the_first_backend():
     for name in others:
         assert backend_version(name) == CURRENT_VERSION
         assert fleet.host(name).check_output(f"readlink {BASE}/current") == f"{BASE}/releases/{CURRENT_VERSION}"
-        assert not fleet.host(name).file(f"{BASE}/releases/{BROKEN}").exists
+        assert fleet.host(name).file(f"{BASE}/releases/{BROKEN}/RELEASE").exists  # shipped, never activated
 
 
 def test_rollback_after_a_failed_rollout_puts_the_first_backend_back():

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make bench: measure the demo fleet (bring it up with `make demo` first) through its load
+# balancer on 127.0.0.1 with wrk, bounded in time and connections. Numbers are this machine's;
+# the tests assert behaviour (zero failed requests), this script reports speed.
+#   1. steady state: GET /health (not rate limited) over keepalive connections;
+#   2. a rolling deploy of a new release (playbooks/deploy.yml) under load, each request on a
+#      new connection: failed requests, non-2xx answers and the deploy's wall time;
+#   3. the rollback (playbooks/rollback.yml) under the same load.
+# Report: build/benchmark.txt. Knobs: BENCH_SECONDS (20), BENCH_CONNECTIONS (32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${BENCH_SECONDS:-20}
+conns=${BENCH_CONNECTIONS:-32}
+port=$(awk '/^fleet_local_lb_tls_port:/ {print $2}' inventories/local/group_vars/all/fleet.yml)
+url="https://127.0.0.1:$port/health"
+report=build/benchmark.txt
+mkdir -p build
+
+command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
+curl -fsSk -m 5 "$url" >/dev/null || { echo "bench: no fleet answers on $url; run 'make demo' first" >&2; exit 1; }
+
+current=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' examples/app/package.json | head -n 1)
+next="$current-bench.$(date +%s)"
+bash scripts/build-release.sh "$next" >/dev/null
+
+# wrk under load for as long as a command runs (at most 15 min), new connection per request.
+under_load() {
+  local label=$1; shift
+  local log="build/bench-$label.log"
+  wrk -t2 -c"$conns" -d900s --latency -H 'Connection: close' "$url" > "build/bench-$label.wrk" 2>&1 &
+  local wrk_pid=$!
+  local start=$SECONDS
+  "$@" > "$log" 2>&1 || { kill -INT "$wrk_pid"; echo "bench: $label failed, see $log" >&2; exit 1; }
+  local took=$((SECONDS - start))
+  kill -INT "$wrk_pid"; wait "$wrk_pid" || true
+  {
+    echo "== $label under load ($conns connections, a new one per request): took ${took}s"
+    grep -E 'requests in|Requests/sec|Socket errors|Non-2xx|50%|99%' "build/bench-$label.wrk" || true
+    grep -q 'Socket errors\|Non-2xx' "build/bench-$label.wrk" || echo "  failed requests: 0"
+  } | tee -a "$report"
+}
+
+: > "$report"
+echo "bench: $(date -u +%FT%TZ), $(nproc) cores, fleet on 127.0.0.1:$port" | tee -a "$report"
+echo "== steady state: GET /health, $conns keepalive connections, ${seconds}s" | tee -a "$report"
+wrk -t2 -c"$conns" -d"${seconds}s" --latency "$url" | grep -E 'requests in|Requests/sec|Socket errors|Non-2xx|50%|90%|99%' | tee -a "$report"
+under_load deploy ansible-playbook playbooks/deploy.yml -e "fleet_app_version=$next"
+under_load rollback ansible-playbook playbooks/rollback.yml -e "rollback_version=$current"
+rm -f "build/releases/koinonia-api-$next.tar.gz"
+echo "bench: report in $report"
