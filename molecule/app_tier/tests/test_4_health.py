@@ -8,7 +8,7 @@ import fleet
 from fleet import BACKENDS, wait_for
 
 CHECK = "/usr/local/bin/koinonia-health-check"
-LOG = "/var/log/koinonia-cron/health-check.log"
+LOG = "/var/log/koinonia-health/health-check.log"
 RECEIVED = "/var/lib/webhook-receiver/received.jsonl"
 
 
