@@ -60,6 +60,18 @@ def get(path, timeout=10):
         conn.close()
 
 
+def hosts_seen(path="/api/whoami", count=30, gap=0.05):
+    """The backends that answered `count` requests, paced under the LB's API rate limit
+    (100 r/s, burst 20, per client address), which would otherwise answer 429."""
+    seen = set()
+    for _ in range(count):
+        status, body = get(path)
+        assert status == 200, (status, body)
+        seen.add(body["host"])
+        time.sleep(gap)
+    return seen
+
+
 class Load:
     """Bounded load through the LB while something happens: `threads` clients, each one request at a
     time (GET /health, and GET /api/messages every `db_every`th request), until stopped or `limit`."""
