@@ -50,7 +50,7 @@ lint: setup ## yamllint and ansible-lint (production profile)
 	ansible-lint --offline
 	antsibull-changelog lint
 
-unit: setup ## filter plugin unit tests (pytest + hypothesis)
+unit: setup ## unit tests: filter plugins (pytest + hypothesis) and the load tool
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
 
 build: setup ## build the collection tarball and check what it holds

@@ -3,8 +3,8 @@
 # balancer on 127.0.0.1 with wrk, bounded in time and connections. Numbers are this machine's;
 # the tests assert behaviour (zero failed requests), this script reports speed.
 #   1. steady state: GET /health (not rate limited) over keepalive connections;
-#   2. a rolling deploy of a new release (playbooks/deploy.yml) under load, each request on a
-#      new connection: failed requests, non-2xx answers and the deploy's wall time;
+#   2. a rolling deploy of a new release (playbooks/deploy.yml) under the drills' mixed keep-alive
+#      load (tests/loadgen.py): failed requests, keep-alive resets, latency and the deploy's wall time;
 #   3. the rollback (playbooks/rollback.yml) under the same load.
 # Report: build/benchmark.txt. Knobs: BENCH_SECONDS (20), BENCH_CONNECTIONS (32).
 set -euo pipefail
@@ -23,20 +23,24 @@ current=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' examples/app/package.json
 next="$current-bench.$(date +%s)"
 bash scripts/build-release.sh "$next" >/dev/null
 
-# wrk under load for as long as a command runs (at most 15 min), new connection per request.
+# The drills' load tool (tests/loadgen.py) for as long as a command runs: the mixed keep-alive
+# load of the app_tier drills, aimed at the LB's address on the fleet network (no userland proxy).
+lb_ip=$(ansible-inventory -i inventories/local --host lb1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["fleet_private_ip"])')
 under_load() {
   local label=$1; shift
-  local log="build/bench-$label.log"
-  wrk -t2 -c"$conns" -d900s --latency -H 'Connection: close' "$url" > "build/bench-$label.wrk" 2>&1 &
-  local wrk_pid=$!
+  local log="build/bench-$label.log" summary="build/bench-$label.json"
+  python3 tests/loadgen.py "https://$lb_ip" --host-header api.koinonia.test --duration 900 --json "$summary" \
+    --route 'health GET /health 2 20' --route 'plain GET /api/whoami 2 15' \
+    --route 'db GET /api/messages?limit=1 2 10' --route 'redis GET /api/online 2 10' \
+    --route 'monitor GET /health/detailed 1 4' &
+  local load_pid=$!
   local start=$SECONDS
-  "$@" > "$log" 2>&1 || { kill -INT "$wrk_pid"; echo "bench: $label failed, see $log" >&2; exit 1; }
+  "$@" > "$log" 2>&1 || { kill -INT "$load_pid"; echo "bench: $label failed, see $log" >&2; exit 1; }
   local took=$((SECONDS - start))
-  kill -INT "$wrk_pid"; wait "$wrk_pid" || true
+  kill -INT "$load_pid"; wait "$load_pid" || true
   {
-    echo "== $label under load ($conns connections, a new one per request): took ${took}s"
-    grep -E 'requests in|Requests/sec|Socket errors|Non-2xx|50%|99%' "build/bench-$label.wrk" || true
-    grep -q 'Socket errors\|Non-2xx' "build/bench-$label.wrk" || echo "  failed requests: 0"
+    echo "== $label under the drills' mixed keep-alive load: took ${took}s"
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(f"  requests {s[\"requests\"]}, failed {s[\"failed\"]} {s[\"failures_by_kind\"]}, keep-alive resets retried {s[\"keepalive_resets\"]}, p50 {s[\"p50_ms\"]} ms, p99 {s[\"p99_ms\"]} ms, max {s[\"max_ms\"]} ms")' "$summary"
   } | tee -a "$report"
 }
 

@@ -14,6 +14,10 @@ const HOST = env.HOST || '0.0.0.0';
 const APP_NAME = env.APP_NAME || 'koinonia-api';
 const HOSTNAME = os.hostname();
 const CHECK_TIMEOUT_MS = 2000;
+// Every request ends within its deadline: a database call (pool wait included) gives up after
+// DB_TIMEOUT_MS and answers 503. The load balancer's proxy_read_timeout is longer, so a backend
+// that does not answer in time is hung itself, not waiting on a shared dependency.
+const DB_TIMEOUT_MS = parseInt(env.DB_TIMEOUT_MS || '3000', 10);
 // The release on disk names the version, so /health tells which code a worker really runs.
 const VERSION = readRelease() || env.APP_VERSION || require('./package.json').version;
 
@@ -57,7 +61,7 @@ const primary = makePool(env.DATABASE_URL, 'primary');
 const replica = makePool(env.DATABASE_REPLICA_URL, 'replica') || primary;
 
 // Plain parameterized queries only (no `name`): safe with PgBouncer transaction pooling.
-function query(pool, text, params = [], ms = 5000) {
+function query(pool, text, params = [], ms = DB_TIMEOUT_MS) {
   if (!pool) return Promise.reject(new Error('DATABASE_URL is not set'));
   return withTimeout(pool.query(text, params), ms, 'database query');
 }
@@ -80,8 +84,8 @@ function recreateSchema() { // the table vanished under us (database recreated):
 }
 
 // ---- Redis ----------------------------------------------------------------
-// Connected on first use; reconnects with a capped backoff and gives up after 10 tries,
-// after which the next use builds a fresh client. Errors are logged, never thrown.
+// Connected on first use; reconnects for ever with a backoff capped at 500 ms, so a Redis
+// restart costs at most half a second after Redis is back. Errors are logged, never thrown.
 let redis = null; // { client, error }: error is the client's last error while not ready
 function getRedis() {
   if (!env.REDIS_URL) throw new Error('REDIS_URL is not set');
@@ -91,7 +95,7 @@ function getRedis() {
       url: env.REDIS_URL,
       socket: {
         connectTimeout: CHECK_TIMEOUT_MS,
-        reconnectStrategy: (n) => (n >= 10 ? new Error('giving up reconnecting') : Math.min(100 * 2 ** n, 2000)),
+        reconnectStrategy: (n) => Math.min(50 * 2 ** n, 500),
       },
     }),
     error: null,
@@ -104,11 +108,12 @@ function getRedis() {
   state.client.connect().catch(() => {}); // failure already reported through 'error'
   return (redis = state);
 }
-async function redisPing() {
+function redisCall(what, fn) {
   const { client, error } = getRedis();
-  if (!client.isReady && error) throw new Error(`redis unavailable: ${error}`); // fail fast while reconnecting
-  return withTimeout(client.ping(), CHECK_TIMEOUT_MS, 'redis PING');
+  if (!client.isReady && error) return Promise.reject(new Error(`redis unavailable: ${error}`)); // fail fast
+  return withTimeout(fn(client), CHECK_TIMEOUT_MS, `redis ${what}`);
 }
+const redisPing = () => redisCall('PING', (c) => c.ping());
 
 // ---- HTTP -----------------------------------------------------------------
 const app = express();
@@ -151,6 +156,7 @@ app.get('/health/detailed', async (req, res) => {
     check(async () => ({ reply: await redisPing() })),
   ]);
   const ok = database.ok && redisCheck.ok;
+  if (!ok) res.set('Retry-After', '1');
   res.status(ok ? 200 : 503).json({
     status: ok ? 'ok' : 'degraded', host: HOSTNAME, version: VERSION, checks: { database, redis: redisCheck },
   });
@@ -174,6 +180,14 @@ app.post('/api/messages', async (req, res, next) => {
   } catch (err) { next(err); }
 });
 
+// A route that needs Redis and nothing else: how many members are online.
+app.get('/api/online', async (req, res, next) => {
+  try {
+    const online = await redisCall('GET', (c) => c.get('koinonia:online'));
+    res.json({ online: parseInt(online, 10) || 0, host: HOSTNAME });
+  } catch (err) { next(err); }
+});
+
 app.get('/api/messages', async (req, res, next) => {
   const limit = Math.min(Math.max(parseInt(req.query.limit, 10) || 20, 1), 100);
   try {
@@ -190,8 +204,10 @@ app.get('/api/messages', async (req, res, next) => {
 app.use((req, res) => res.status(404).json({ error: 'not found' }));
 app.use((err, req, res, next) => { // eslint-disable-line no-unused-vars
   if (err.expose && err.status < 500) return res.status(err.status).json({ error: err.message }); // bad JSON, too large
+  // A dependency (database, Redis) failed or timed out: this backend is fine, the request
+  // may be tried again shortly. The load balancer neither retries nor counts a 503.
   log('error', { method: req.method, path: req.path, error: err.message });
-  res.status(503).json({ error: 'backend unavailable', detail: err.message });
+  res.set('Retry-After', '1').status(503).json({ error: 'dependency unavailable', detail: err.message });
 });
 
 // ---- Lifecycle ------------------------------------------------------------

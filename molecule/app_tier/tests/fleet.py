@@ -1,12 +1,12 @@
-"""Helpers for the app_tier tests: hosts, playbook runs, load through the LB, SQL, releases."""
+"""Helpers for the app_tier tests: hosts, playbook runs, load through the LB, SQL, releases, drill reports."""
 import http.client
 import json
 import os
 import shlex
 import ssl
 import subprocess
+import sys
 import tarfile
-import threading
 import time
 from pathlib import Path
 
@@ -72,52 +72,40 @@ def hosts_seen(path="/api/whoami", count=30, gap=0.05):
     return seen
 
 
-class Load:
-    """Bounded load through the LB while something happens: `threads` clients, each one request at a
-    time (GET /health, and GET /api/messages every `db_every`th request), until stopped or `limit`."""
+# The drills' load tool (tests/loadgen.py), shared with `make bench`.
+sys.path.insert(0, str(ROOT / "tests"))
+import loadgen  # noqa: E402
 
-    def __init__(self, threads=4, limit=20000, pause=0.02, db_every=5):
-        self.threads, self.limit, self.pause, self.db_every = threads, limit, pause, db_every
-        self.ok = 0
-        self.failed = []
-        self.versions = {}
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers = []
+# A mixed load through the LB: a route that needs nothing, one that needs the database, one
+# that needs Redis, and /health/detailed at a monitoring rate. The rate-limited routes stay
+# under the LB's API limit for one client address (100 r/s, burst 20).
+MIX = [
+    "health GET /health 2 20",
+    "plain GET /api/whoami 2 15",
+    "db GET /api/messages?limit=1 2 10",
+    "redis GET /api/online 2 10",
+    "monitor GET /health/detailed 1 4",
+]
 
-    def _run(self):
-        n = 0
-        while not self._stop.is_set():
-            with self._lock:
-                if self.ok + len(self.failed) >= self.limit:
-                    return
-            n += 1
-            path = "/api/messages?limit=1" if n % self.db_every == 0 else "/health"
-            try:
-                status, body = get(path)
-                error = None if status == 200 else f"{path}: HTTP {status} {body}"
-            except (OSError, http.client.HTTPException) as exc:
-                status, body, error = None, None, f"{path}: {exc!r}"
-            with self._lock:
-                if error:
-                    self.failed.append(error)
-                else:
-                    self.ok += 1
-                    if path == "/health":
-                        self.versions[body["version"]] = self.versions.get(body["version"], 0) + 1
-            time.sleep(self.pause)
 
-    def __enter__(self):
-        for _ in range(self.threads):
-            worker = threading.Thread(target=self._run, daemon=True)
-            worker.start()
-            self._workers.append(worker)
-        return self
+def load(routes=None, duration=300, **kwargs):
+    """A bounded load through the LB (keep-alive connections); use as `with load() as run:`."""
+    return loadgen.Load(f"https://{LB}", routes or MIX, duration=duration, host_header="api.koinonia.test",
+                        **kwargs)
 
-    def __exit__(self, *exc):
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(30)
+
+# Each drill's numbers, printed at the end of the run and written to build/drills/ (conftest.py).
+REPORT = {}
+
+
+def report(name, run, **extra):
+    summary = run.summary(first_failures=10)
+    REPORT[name] = {**{k: summary[k] for k in ("seconds", "requests", "failed", "failures_by_kind",
+                                                "keepalive_resets", "keepalive_closed", "p50_ms", "p99_ms", "max_ms")},
+                    "routes": {n: {k: r[k] for k in ("requests", "failed", "failures_by_kind", "p99_ms", "max_ms")}
+                               for n, r in summary["routes"].items()},
+                    **extra}
+    return summary
 
 
 def build_release(version, broken=False):
@@ -146,6 +134,20 @@ def build_release(version, broken=False):
 def backend_version(name):
     """The version the app on a backend reports, straight from the backend."""
     return json.loads(host(name).check_output("curl -fsS -m 5 http://127.0.0.1:3000/health"))["version"]
+
+
+# The health check (health_cron) and its log.
+CHECK = "/usr/local/bin/koinonia-health-check"
+HEALTH_LOG = "/var/log/koinonia-health/health-check.log"
+
+
+def events(host, since=0):
+    lines = host.file(HEALTH_LOG).content_string.splitlines()[since:]
+    return [json.loads(line) for line in lines]
+
+
+def log_length(host):
+    return len(host.file(HEALTH_LOG).content_string.splitlines()) if host.file(HEALTH_LOG).exists else 0
 
 
 def wait_for(predicate, timeout, interval=1.0):

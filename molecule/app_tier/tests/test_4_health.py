@@ -5,20 +5,9 @@ import json
 import time
 
 import fleet
-from fleet import BACKENDS, wait_for
+from fleet import BACKENDS, CHECK, events, log_length, wait_for
 
-CHECK = "/usr/local/bin/koinonia-health-check"
-LOG = "/var/log/koinonia-health/health-check.log"
 RECEIVED = "/var/lib/webhook-receiver/received.jsonl"
-
-
-def events(host, since=0):
-    lines = host.file(LOG).content_string.splitlines()[since:]
-    return [json.loads(line) for line in lines]
-
-
-def log_length(host):
-    return len(host.file(LOG).content_string.splitlines()) if host.file(LOG).exists else 0
 
 
 def received(since=0):
