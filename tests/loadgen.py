@@ -15,7 +15,8 @@ when it reloads. Like a browser, this tool looks at an idle connection before re
 opens a new one when the server has closed it (`keepalive_closed`). A request sent on one at
 the very instant the server closes it meets a reset; an idempotent one may be retried on a new
 connection (RFC 9112, 9.3.1), as browsers do: it is counted in `keepalive_resets` and retried
-once, and the retry's outcome is the request's outcome. Nothing else is retried.
+once, and the retry's outcome is the request's outcome. A POST is never retried: it fails, with
+the kind `keepalive_reset` when that was the cause. Nothing else is retried.
 
 Output (stdout, or --json FILE): one JSON summary with requests, failures by kind, p50, p99
 and max latency, per route and overall, and the first failures with their times.
@@ -31,6 +32,7 @@ import http.client
 import ipaddress
 import json
 import select
+import signal
 import socket
 import ssl
 import subprocess
@@ -41,8 +43,10 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-# Failures that mean "the connection was closed under the request", before any answer.
-_CLOSED = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected, ConnectionAbortedError)
+# Failures that mean "the connection was closed under the request", before any answer (over TLS
+# the close may arrive as a close_notify or an unexpected EOF).
+_CLOSED = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected, ConnectionAbortedError,
+           ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 @dataclass
@@ -73,7 +77,7 @@ class Record:
     start: float  # wall clock (time.time()), to compare with the times faults were injected
     end: float
     status: int  # 0: no HTTP answer
-    kind: str  # "ok", "http_<status>", "timeout", "refused", "reset", "tls", "error"
+    kind: str  # "ok", "http_<status>", "timeout", "refused", "reset", "keepalive_reset", "tls", "error"
     host: str = ""  # the backend that answered, when the JSON reply names it
     version: str = ""  # the release that answered, likewise
     detail: str = ""
@@ -97,9 +101,16 @@ def check_target(hostname):
         route = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True, check=False).stdout
         words = route.split()
         device = words[words.index("dev") + 1] if "dev" in words[:-1] else ""
-        if "via" in words or not device.startswith(("br-", "docker")):
+        if "via" in words or device not in _docker_bridges():
             raise SystemExit(f"loadgen: {hostname} ({address}) is not on this machine's own networks; refused")
     return sorted(addresses)
+
+
+def _docker_bridges():
+    """The interfaces of this machine's Docker bridge networks: docker0 and br-<network id>."""
+    ids = subprocess.run(["docker", "network", "ls", "-q", "--no-trunc", "--filter", "driver=bridge"],
+                         capture_output=True, text=True, check=False).stdout.split()
+    return {"docker0"} | {f"br-{network_id[:12]}" for network_id in ids}
 
 
 def _closed_by_server(conn):
@@ -196,6 +207,14 @@ class Load:
         return resp.status, resp.read()
 
     def _client(self, route):
+        held = []  # this client's open connection, closed however the loop ends
+        try:
+            self._client_loop(route, held)
+        finally:
+            for conn in held:
+                conn.close()
+
+    def _client_loop(self, route, held):
         conn, used = None, 0
         interval = 1.0 / route.rate if route.rate > 0 else 0.0
         due = time.monotonic()
@@ -205,19 +224,21 @@ class Load:
                 return
             if interval:
                 now = time.monotonic()
-                if due > now:
-                    if self._stop.wait(due - now):
-                        return
+                if due > now and self._stop.wait(due - now):
+                    return
                 due = max(due + interval, time.monotonic())  # never catch up in a burst
             start, status, kind, payload, detail = time.time(), 0, "ok", b"", ""
             for attempt in (1, 2):
+                if conn is not None and (conn.sock is None or self.new_connection):
+                    used = 0  # http.client reconnects by itself after a "Connection: close" answer
                 if conn is not None and used and _closed_by_server(conn):
                     conn.close()
                     conn = None
                     with self._lock:
                         self.keepalive_closed += 1
-                if conn is None or self.new_connection:
+                if conn is None:
                     conn, used = self._connect(), 0
+                    held[:] = [conn]
                 try:
                     status, payload = self._once(conn, route, seq)
                     used += 1
@@ -225,13 +246,16 @@ class Load:
                     break
                 except (OSError, http.client.HTTPException) as exc:
                     conn.close()
+                    reused = used > 0
                     conn = None
-                    reused = used > 0 and not self.new_connection
-                    if attempt == 1 and reused and route.method != "POST" and isinstance(exc, _CLOSED):
+                    closed_under_it = reused and isinstance(exc, _CLOSED)
+                    if attempt == 1 and closed_under_it and route.method in ("GET", "HEAD"):
                         with self._lock:
                             self.keepalive_resets += 1
-                        continue  # the server closed an idle keep-alive connection: retry once
-                    kind, detail = classify(exc), f"{type(exc).__name__}: {exc}"[:200]
+                        continue  # the server closed a keep-alive connection under the request: retry once
+                    # A write is not retried: it fails, as "keepalive_reset" when that was the cause.
+                    kind = "keepalive_reset" if closed_under_it else classify(exc)
+                    detail = f"{type(exc).__name__}: {exc}"[:200]
                     break
             end = time.time()
             if self.new_connection and conn is not None:
@@ -250,8 +274,6 @@ class Load:
                     pass
             with self._lock:
                 self.records.append(record)
-        if conn is not None:
-            conn.close()
 
     # -- the run --------------------------------------------------------------------------------
     def start(self):
@@ -349,11 +371,14 @@ def main(argv=None):
                     slow_ms=args.slow_ms)
     except ValueError as exc:
         parser.error(str(exc))
+    # SIGINT or SIGTERM stops the run early and still writes the summary. A shell starts a
+    # background job with SIGINT ignored, so both handlers are installed explicitly.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: load._stop.set())
     load.start()
-    try:
-        load.wait()
-    except KeyboardInterrupt:  # `kill -INT`: stop early, still report
-        load.stop()
+    while any(t.is_alive() for t in load._threads):
+        time.sleep(0.2)
+    load.stop()
     summary = load.summary()
     text = json.dumps(summary, indent=2)
     if args.json:

@@ -14,10 +14,12 @@ const HOST = env.HOST || '0.0.0.0';
 const APP_NAME = env.APP_NAME || 'koinonia-api';
 const HOSTNAME = os.hostname();
 const CHECK_TIMEOUT_MS = 2000;
-// Every request ends within its deadline: a database call (pool wait included) gives up after
-// DB_TIMEOUT_MS and answers 503. The load balancer's proxy_read_timeout is longer, so a backend
-// that does not answer in time is hung itself, not waiting on a shared dependency.
+// Every request is answered within REQUEST_DEADLINE_MS (503 after that), and a database call
+// (pool wait included) gives up after DB_TIMEOUT_MS. The load balancer's proxy_read_timeout is
+// longer, so a backend that does not answer in time is hung itself, not waiting on a shared
+// dependency.
 const DB_TIMEOUT_MS = parseInt(env.DB_TIMEOUT_MS || '3000', 10);
+const REQUEST_DEADLINE_MS = parseInt(env.REQUEST_DEADLINE_MS || '4000', 10);
 // The release on disk names the version, so /health tells which code a worker really runs.
 const VERSION = readRelease() || env.APP_VERSION || require('./package.json').version;
 
@@ -51,7 +53,10 @@ function makePool(url, role) {
     connectionString: u.toString(),
     application_name: APP_NAME,
     max: max > 0 ? max : 10,
-    connectionTimeoutMillis: poolTimeout >= 0 ? poolTimeout * 1000 : 10000,
+    // Prisma's pool_timeout, but never longer than a database call may take: a query still
+    // waiting for a connection after its caller gave up must not run later.
+    connectionTimeoutMillis: Math.min(poolTimeout > 0 ? poolTimeout * 1000 : DB_TIMEOUT_MS, DB_TIMEOUT_MS),
+    query_timeout: DB_TIMEOUT_MS,
     idleTimeoutMillis: 30000,
   });
   pool.on('error', (err) => log('pg_pool_error', { pool: role, error: err.message }));
@@ -132,6 +137,19 @@ app.use((req, res, next) => {
   });
   next();
 });
+// The request deadline: answer 503 rather than keep the load balancer waiting; whatever the
+// handler sends later is dropped.
+app.use((req, res, next) => {
+  const timer = setTimeout(() => {
+    if (res.headersSent) return;
+    log('deadline_exceeded', { method: req.method, path: req.path, deadline_ms: REQUEST_DEADLINE_MS });
+    res.status(503).json({ error: 'deadline exceeded' });
+  }, REQUEST_DEADLINE_MS);
+  res.on('close', () => clearTimeout(timer));
+  const json = res.json.bind(res);
+  res.json = (body) => (res.headersSent ? res : json(body));
+  next();
+});
 app.use(express.json({ limit: '16kb' }));
 
 app.get('/health', (req, res) => res.json({ status: 'ok', host: HOSTNAME, version: VERSION, pid: process.pid }));
@@ -204,10 +222,13 @@ app.get('/api/messages', async (req, res, next) => {
 app.use((req, res) => res.status(404).json({ error: 'not found' }));
 app.use((err, req, res, next) => { // eslint-disable-line no-unused-vars
   if (err.expose && err.status < 500) return res.status(err.status).json({ error: err.message }); // bad JSON, too large
-  // A dependency (database, Redis) failed or timed out: this backend is fine, the request
-  // may be tried again shortly. The load balancer neither retries nor counts a 503.
+  // A dependency (database, Redis) failed or timed out: this backend is fine. The load balancer
+  // neither retries nor counts a 503. A read may be tried again shortly; a write that timed out
+  // may have been executed, so it gets no Retry-After.
   log('error', { method: req.method, path: req.path, error: err.message });
-  res.set('Retry-After', '1').status(503).json({ error: 'dependency unavailable', detail: err.message });
+  if (res.headersSent) return;
+  if (req.method === 'GET' || req.method === 'HEAD') res.set('Retry-After', '1');
+  res.status(503).json({ error: 'dependency unavailable', detail: err.message });
 });
 
 // ---- Lifecycle ------------------------------------------------------------
@@ -215,6 +236,10 @@ const server = app.listen(PORT, HOST, () => {
   log('listening', { host: HOST, port: PORT, version: VERSION, app: APP_NAME });
   if (typeof process.send === 'function') process.send('ready'); // PM2 wait_ready
 });
+// Idle keep-alive connections from the load balancer outlive its own keepalive_timeout (4 s):
+// NGINX closes them first, so it never sends a request on one the app is closing.
+server.keepAliveTimeout = 65000;
+server.headersTimeout = 66000;
 ensureSchema().catch((err) => log('schema_deferred', { error: err.message }));
 
 // WebSocket at /ws: the RFC 6455 handshake, one text frame naming the host, then a close

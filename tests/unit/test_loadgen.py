@@ -14,8 +14,19 @@ import loadgen  # noqa: E402
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
 
+    def dropped(self):
+        """/drop: close without an answer; /flaky: answer the first request of a connection and
+        close under the second (a keep-alive connection closed under a request)."""
+        self.served = getattr(self, "served", 0) + 1  # one handler per connection
+        if self.path == "/drop" or (self.path == "/flaky" and self.served > 1):
+            self.close_connection = True
+            return True
+        return False
+
     def do_GET(self):  # noqa: N802 - http.server's name
-        status = {"/ok": 200, "/dep": 503}.get(self.path, 404)
+        if self.dropped():
+            return
+        status = {"/ok": 200, "/flaky": 200, "/dep": 503}.get(self.path, 404)
         body = b'{"host": "h1", "version": "1.0"}'
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -27,6 +38,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         length = int(self.headers["Content-Length"])
         self.rfile.read(length)
+        self.server.posts += 1
+        if self.dropped():
+            return
         body = b'{"id": "7"}'
         self.send_response(201)
         self.send_header("Content-Length", str(len(body)))
@@ -42,6 +56,7 @@ def server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.close_after = 0
+    srv.posts = 0
     lock, seen = threading.Lock(), [0]
 
     def count_ok():
@@ -105,3 +120,22 @@ def test_bad_route_specs_are_refused(spec):
 def test_targets_off_this_machine_are_refused():
     with pytest.raises(SystemExit, match="not on this machine"):
         loadgen.check_target("192.0.2.1")  # TEST-NET-1: never on-link here; nothing is sent
+
+
+def test_a_connection_closed_under_a_fresh_request_is_a_failure(server):
+    summary = loadgen.Load(url(server), ["x GET /drop 1 0"], max_requests=3).start().wait().summary()
+    assert summary["failures_by_kind"] == {"reset": 3}
+    assert summary["keepalive_resets"] == 0
+
+
+def test_an_idempotent_request_is_retried_once_after_a_keepalive_reset(server):
+    summary = loadgen.Load(url(server), ["x GET /flaky 1 0"], max_requests=4).start().wait().summary()
+    assert summary["failed"] == 0
+    assert summary["keepalive_resets"] == 3  # requests 2, 3 and 4 each met a closed connection first
+
+
+def test_a_post_is_never_retried(server):
+    summary = loadgen.Load(url(server), ["w POST /flaky 1 0"], max_requests=2).start().wait().summary()
+    assert summary["failures_by_kind"] == {"keepalive_reset": 1}
+    assert summary["keepalive_resets"] == 0
+    assert server.posts == 2  # each sent once

@@ -86,6 +86,9 @@ MIX = [
     "redis GET /api/online 2 10",
     "monitor GET /health/detailed 1 4",
 ]
+# The same with a writer (POST /api/messages): a POST is never retried by NGINX once sent, so
+# this mix goes where no backend dies under a request (dependency restarts, deploys).
+MIX_WITH_WRITES = MIX + ["write POST /api/messages 1 4"]
 
 
 def load(routes=None, duration=300, **kwargs):
@@ -98,8 +101,21 @@ def load(routes=None, duration=300, **kwargs):
 REPORT = {}
 
 
+def lost_writes(run):
+    """Writes the app acknowledged (201 with an id) that are not on the primary, and the rows
+    this run wrote (a write that timed out may still have been committed)."""
+    if not run.written:
+        return [], 0
+    present = {row[0] for row in sql(f"SELECT id FROM messages WHERE body LIKE '{run.run_id} %'")}
+    return sorted(set(run.written) - present, key=int), len(present)
+
+
 def report(name, run, **extra):
     summary = run.summary(first_failures=10)
+    if run.written:
+        lost, rows = lost_writes(run)
+        extra = {"writes_acknowledged": len(run.written), "rows_written": rows, "lost_writes": len(lost), **extra}
+        summary["lost_writes"] = lost
     REPORT[name] = {**{k: summary[k] for k in ("seconds", "requests", "failed", "failures_by_kind",
                                                 "keepalive_resets", "keepalive_closed", "p50_ms", "p99_ms", "max_ms")},
                     "routes": {n: {k: r[k] for k in ("requests", "failed", "failures_by_kind", "p99_ms", "max_ms")}
