@@ -45,10 +45,11 @@ release: ## build the release artifacts on the controller: the app and PM2 (npm 
 	bash scripts/build-release.sh >/dev/null
 	RELEASE_SOURCE=runtime/pm2 RELEASE_NAME=pm2 bash scripts/build-release.sh >/dev/null
 
-lint: setup ## yamllint and ansible-lint (production profile)
+lint: setup ## yamllint, ansible-lint (production profile), changelog, role variables documented in agreement
 	yamllint --strict .
 	ansible-lint --offline
 	antsibull-changelog lint
+	$(PY) scripts/check-role-specs.py
 
 unit: setup ## unit tests: filter plugins (pytest + hypothesis) and the load tool
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider

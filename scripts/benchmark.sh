@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-20}
 conns=${BENCH_CONNECTIONS:-32}
-port=$(awk '/^fleet_local_lb_tls_port:/ {print $2}' inventories/local/group_vars/all/fleet.yml)
+# The LB's published port and its address on the fleet network, from the inventory.
+read -r port lb_ip < <(ansible-inventory -i inventories/local --host lb1 |
+  python3 -c 'import json,sys; h=json.load(sys.stdin); print(h["fleet_local_lb_tls_port"], h["fleet_private_ip"])')
 url="https://127.0.0.1:$port/health"
 report=build/benchmark.txt
 mkdir -p build
@@ -19,13 +21,12 @@ mkdir -p build
 command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
 curl -fsSk -m 5 "$url" >/dev/null || { echo "bench: no fleet answers on $url; run 'make demo' first" >&2; exit 1; }
 
-current=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' examples/app/package.json | head -n 1)
+current=$(python3 -c 'import json; print(json.load(open("examples/app/package.json"))["version"])')
 next="$current-bench.$(date +%s)"
 bash scripts/build-release.sh "$next" >/dev/null
 
 # The drills' load tool (tests/loadgen.py) for as long as a command runs: the mixed keep-alive
 # load of the app_tier drills, aimed at the LB's address on the fleet network (no userland proxy).
-lb_ip=$(ansible-inventory -i inventories/local --host lb1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["fleet_private_ip"])')
 under_load() {
   local label=$1; shift
   local log="build/bench-$label.log" summary="build/bench-$label.json"

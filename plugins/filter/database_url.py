@@ -1,3 +1,6 @@
+# Copyright (c) koinonia.fleet maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
 import re
@@ -10,7 +13,7 @@ from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
 DOCUMENTATION = r"""
 name: database_url
 short_description: Build a Prisma PostgreSQL connection URL, directly or through PgBouncer
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Renders C(scheme://user:password@host:port/database?params) with the user, password and
     database percent-encoded, IPv6 hosts bracketed and the query parameters in a stable order

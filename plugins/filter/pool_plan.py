@@ -1,3 +1,6 @@
+# Copyright (c) koinonia.fleet maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
@@ -8,7 +11,7 @@ from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
 DOCUMENTATION = r"""
 name: pool_plan
 short_description: Size PgBouncer pools against the app fleet and PostgreSQL max_connections
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Computes the PgBouncer connection settings for a fleet of Prisma app processes behind
     one or more PgBouncer instances in front of one PostgreSQL server, and checks that the

@@ -1,3 +1,6 @@
+# Copyright (c) koinonia.fleet maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
 import re
@@ -11,7 +14,7 @@ from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
 DOCUMENTATION = r"""
 name: upstream_servers
 short_description: Render NGINX upstream server lines for the app backends
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Turns a list of backends into NGINX C(server) lines for an C(upstream) block, in input order,
     for example C(server 10.0.0.5:3000 weight=1 max_fails=3 fail_timeout=30s;).

@@ -1,3 +1,6 @@
+# Copyright (c) koinonia.fleet maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Input checks shared by the koinonia.fleet filter plugins.
 
 Each filter collects every problem with its input as one line in a list and refuses them all

@@ -47,7 +47,7 @@ def test_filter_module_exports_pool_plan():
 def test_documentation_is_yaml():
     yaml = pytest.importorskip('yaml')
     doc = yaml.safe_load(plugin.DOCUMENTATION)
-    assert doc['name'] == 'pool_plan' and doc['version_added'] == '1.0.0'
+    assert doc['name'] == 'pool_plan'
     yaml.safe_load(plugin.EXAMPLES)
     yaml.safe_load(plugin.RETURN)
 

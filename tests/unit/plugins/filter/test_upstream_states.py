@@ -43,6 +43,9 @@ def test_input_not_modified():
     ({'states': {'app1': 'sleeping'}}, "app1='sleeping'"),
     ({'statez': {}}, 'unknown key(s) statez'),
     ({'added': 'app4'}, "'added' must be a list"),
+    ({'states': ['app1']}, "'states' must be a dict"),
+    ({'removed': 'app2'}, "'removed' must be a list"),
+    ({'removed': [{'name': 'app2'}]}, "'removed' must be a list"),
 ])
 def test_refusals_name_the_bad_value(record, fragment):
     with pytest.raises(AnsibleFilterError, match='upstream_states refused') as err:
@@ -53,3 +56,10 @@ def test_refusals_name_the_bad_value(record, fragment):
 def test_not_a_list():
     with pytest.raises(AnsibleFilterError, match='expects a list of dicts'):
         upstream_states('app1', {})
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(AnsibleFilterError) as err:
+        upstream_states(BACKENDS, {'statez': 1, 'states': {'app1': 'asleep'}, 'added': 'x', 'removed': 3})
+    for fragment in ('unknown key(s) statez', "app1='asleep'", "'added' must be", "'removed' must be"):
+        assert fragment in str(err.value)
