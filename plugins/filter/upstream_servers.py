@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import FLAGS, server_line
 from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
     check_keys, kind, number_error, refuse_if, url_host)
 
@@ -104,7 +105,7 @@ _value:
 """
 
 _KNOWN = ('address', 'port', 'weight', 'state', 'max_fails', 'fail_timeout', 'name')
-_FLAGS = {'active': '', 'drain': ' down', 'down': ' down', 'backup': ' backup'}
+_FLAGS = FLAGS
 _TIME = re.compile(r'(?:\d+(?:ms|s|m|h|d|w|M|y))*\d*')  # NGINX time syntax; a bare number is seconds
 
 
@@ -174,9 +175,7 @@ def upstream_servers(servers, max_fails=3, fail_timeout='30s'):
             continue
         seen[key, port] = index
         active += state == 'active'
-        comment = f" # {name or host} {state}" if state != 'active' else (f" # {name}" if name else '')
-        lines.append(f"server {host}:{port} weight={weight} max_fails={fails} "
-                     f"fail_timeout={timeout}{_FLAGS[state]};{comment}")
+        lines.append(server_line(f"{host}:{port}", weight, fails, timeout, state, name))
     if not errors and not active:
         errors.append(f"no active server among {len(servers)}; drain, down and backup servers do not "
                       f"serve normal traffic, so set state: active on at least one")

@@ -1,7 +1,7 @@
 """Make the collection importable as ansible_collections.koinonia.fleet.
 
-The filter plugins import their shared checks from
-ansible_collections.koinonia.fleet.plugins.plugin_utils, so the tests import the plugins by
+The plugins import their shared code from
+ansible_collections.koinonia.fleet.plugins.plugin_utils and .module_utils, so the tests import the plugins by
 that name too. The checkout resolves as koinonia.fleet through the symlink
 .collections/ansible_collections/koinonia/fleet -> ../../.. (made by `make setup`); it is made
 here the same way when missing, and .collections is put on sys.path.
@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[3]
 COLLECTIONS = ROOT / '.collections'
 LINK = COLLECTIONS / 'ansible_collections' / 'koinonia' / 'fleet'
 
