@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Check that every role documents its variables once, in agreement: each variable in
-defaults/main.yml is an option of meta/argument_specs.yml (entry point main) with the same
+defaults/main.yml is an option of meta/argument_specs.yml (entry point main, or the role's
+entry points when it has no main) with the same
 default, and each option of main with a default is in defaults/main.yml. A required option may
 stand in defaults/main.yml as an empty placeholder, and one computed from facts ("{{ ... }}")
 may leave the default out of its spec (its description says how it is computed). Exit 1 naming
@@ -19,7 +20,10 @@ def problems(role):
     if not spec_file.exists():
         return [f"{role.name}: no meta/argument_specs.yml"]
     defaults = yaml.safe_load(defaults_file.read_text()) or {} if defaults_file.exists() else {}
-    options = (yaml.safe_load(spec_file.read_text())["argument_specs"]["main"].get("options") or {})
+    entry_points = yaml.safe_load(spec_file.read_text())["argument_specs"]
+    # A role used only through tasks_from (rollout) documents its variables on those entry points.
+    options = (entry_points["main"].get("options") or {}) if "main" in entry_points else \
+        {k: v for entry in entry_points.values() for k, v in (entry.get("options") or {}).items()}
     out = []
     for name, value in defaults.items():
         if name not in options:
