@@ -38,7 +38,8 @@ under_load() {
   local start=$SECONDS
   "$@" > "$log" 2>&1 || { kill -INT "$load_pid"; echo "bench: $label failed, see $log" >&2; exit 1; }
   local took=$((SECONDS - start))
-  kill -INT "$load_pid"; wait "$load_pid" || true
+  kill -INT "$load_pid"
+  wait "$load_pid" || echo "bench: $label had failed requests (counted below and in $summary)" >&2
   {
     echo "== $label under the drills' mixed keep-alive load: took ${took}s"
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(f"  requests {s[\"requests\"]}, failed {s[\"failed\"]} {s[\"failures_by_kind\"]}, keep-alive resets retried {s[\"keepalive_resets\"]}, p50 {s[\"p50_ms\"]} ms, p99 {s[\"p99_ms\"]} ms, max {s[\"max_ms\"]} ms")' "$summary"
