@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from conftest import CURL, LB, NAME, codes, node, pebble_root
+from conftest import CURL, LB, NAME, codes, load, node, pebble_root
 
 testinfra_hosts = [LB]
 
@@ -46,11 +46,15 @@ def test_websocket_handshake(host):
     assert "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in out
 
 
-def test_api_limit_answers_429(host):
-    seen = codes(host, f"https://{NAME}/api/whoami", count=300, parallel=30)
-    assert seen.count("429") > 0
-    assert seen.count("200") > 0
-    assert set(seen) <= {"200", "429"}
+def test_api_limit_answers_429():
+    # 300 requests as fast as 4 keep-alive clients go (hundreds a second, far above the API zone's
+    # 100 r/s and burst 20), from the controller (tests/loadgen.py): a curl per request from the
+    # LB itself was not always fast enough to pass the limit on a loaded machine.
+    summary = load(["burst GET /api/whoami 4 0"], max_requests=300, duration=60).start().wait().summary()
+    assert summary["requests"] == 300
+    assert summary["failures_by_kind"].get("http_429", 0) > 0, summary
+    assert summary["ok"] > 0
+    assert set(summary["failures_by_kind"]) <= {"http_429"}, summary["first_failures"]
 
 
 def test_health_never_limited(host):
