@@ -45,14 +45,16 @@ release: ## build the release artifacts on the controller: the app and PM2 (npm 
 	bash scripts/build-release.sh >/dev/null
 	RELEASE_SOURCE=runtime/pm2 RELEASE_NAME=pm2 bash scripts/build-release.sh >/dev/null
 
-lint: setup ## yamllint, ansible-lint (production profile), changelog, role variables documented in agreement
+lint: setup ## yamllint, ansible-lint (production profile), ruff, changelog, role variables documented in agreement, ansible-test sanity
 	yamllint --strict .
 	ansible-lint --offline
+	ruff check .
 	antsibull-changelog lint
 	$(PY) scripts/check-role-specs.py
+	bash scripts/ansible-test.sh sanity
 
-unit: setup ## unit tests: filter plugins (pytest + hypothesis) and the load tool
-	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+unit: setup ## unit tests (ansible-test units): filters and modules (pytest + hypothesis) and the load tool
+	bash scripts/ansible-test.sh units
 
 build: setup ## build the collection tarball and check what it holds
 	bash scripts/check-build.sh

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check that every role documents its variables once, in agreement: each variable in
 defaults/main.yml is an option of meta/argument_specs.yml (entry point main, or the role's
 entry points when it has no main) with the same

@@ -9,7 +9,15 @@ mkdir -p build
 
 ansible-playbook playbooks/local_fleet.yml
 ansible-playbook playbooks/site.yml | tee "$log"
-changed=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '/^PLAY RECAP/ {recap = 1; next} recap && / changed=/ { sub(/.* changed=/, ""); sub(/ .*/, ""); total += $0 } END { print total + 0 }')
+# The sum of changed= over the hosts of the run's PLAY RECAP.
+changed=$(python3 - "$log" <<'PY'
+import re
+import sys
+text = re.sub(r'\x1b\[[0-9;]*m', '', open(sys.argv[1], encoding='utf-8').read())
+recap = text.rsplit('PLAY RECAP', 1)[-1]
+print(sum(int(n) for n in re.findall(r'\bchanged=(\d+)', recap)))
+PY
+)
 ansible-playbook playbooks/verify.yml
 
 if [ "$changed" -eq 0 ]; then
@@ -17,5 +25,5 @@ if [ "$changed" -eq 0 ]; then
 else
   echo "demo: the rollout made $changed change(s); run 'make demo' again and it will change nothing."
 fi
-tls_port=$(awk '/^fleet_local_lb_tls_port:/ {print $2}' inventories/local/group_vars/all/fleet.yml)
+tls_port=$(ansible-inventory --host lb1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["fleet_local_lb_tls_port"])')
 echo "demo: the load balancer answers on https://127.0.0.1:$tls_port/ (self-signed: curl -k https://127.0.0.1:$tls_port/api/whoami); 'make demo-down' removes the fleet."

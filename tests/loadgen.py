@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Bounded HTTP(S) load for koinonia.fleet's drills and `make bench`.
 
 Each route runs `clients` threads; each thread keeps one keep-alive connection (or opens a
@@ -280,7 +279,7 @@ class Load:
         self.started = time.time()
         self._deadline = time.monotonic() + self.duration
         for route in self.routes:
-            for _ in range(route.clients):
+            for _client in range(route.clients):
                 thread = threading.Thread(target=self._client, args=(route,), daemon=True)
                 thread.start()
                 self._threads.append(thread)

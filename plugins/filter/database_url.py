@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
-    check_keys, expect_dict, kind, number_error, refuse_if, url_host)
+from ansible_collections.koinonia.fleet.plugins.module_utils.checks import check_keys, kind, number_error, url_host
+from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import expect_dict, refuse_if
 
 DOCUMENTATION = r"""
 name: database_url

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
-    check_keys, expect_dict, number_error, refuse_if)
+from ansible_collections.koinonia.fleet.plugins.module_utils.checks import check_keys, number_error
+from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import expect_dict, refuse_if
 
 DOCUMENTATION = r"""
 name: pool_plan

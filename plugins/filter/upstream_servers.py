@@ -3,14 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import FLAGS, server_line
-from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import (
-    check_keys, kind, number_error, refuse_if, url_host)
+from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import UpstreamError, render_servers
 
 DOCUMENTATION = r"""
 name: upstream_servers
@@ -104,83 +99,12 @@ _value:
   elements: str
 """
 
-_KNOWN = ('address', 'port', 'weight', 'state', 'max_fails', 'fail_timeout', 'name')
-_FLAGS = FLAGS
-_TIME = re.compile(r'(?:\d+(?:ms|s|m|h|d|w|M|y))*\d*')  # NGINX time syntax; a bare number is seconds
-
-
-def _time(name, value):
-    """Return (rendered NGINX time, error)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (f'{value}s', None) if value >= 0 else (None, f"{name} must be >= 0 seconds, got {value}")
-    if isinstance(value, str) and value and _TIME.fullmatch(value):
-        return value, None
-    return None, (f"{name} must be integer seconds or an NGINX time such as '30s', '1m', '500ms', "
-                  f"got {kind(value)} {value!r}")
-
-
-def _get(entry, key, default):
-    """entry[key], or default when it is missing or null."""
-    value = entry.get(key)
-    return default if value is None else value
-
 
 def upstream_servers(servers, max_fails=3, fail_timeout='30s'):
-    errors = [e for e in (number_error('max_fails', max_fails, 0),) if e]
-    default_timeout, error = _time('fail_timeout', fail_timeout)
-    if error:
-        errors.append(error)
-    refuse_if(errors, 'upstream_servers refused (filter options)')
-    if isinstance(servers, (str, bytes, Mapping)) or not isinstance(servers, (list, tuple)):
-        raise AnsibleFilterError(f"upstream_servers expects a list of dicts, got {kind(servers)}")
-    if not servers:
-        raise AnsibleFilterError("upstream_servers refused: the server list is empty; an upstream "
-                                 "needs at least one active server")
-
-    lines, seen, active = [], {}, 0
-    for index, entry in enumerate(servers):
-        where = f"servers[{index}]"
-        if not isinstance(entry, Mapping):
-            errors.append(f"{where} must be a dict, got {kind(entry)}")
-            continue
-        problems = []
-        missing = check_keys(entry, _KNOWN, ('address', 'port'), problems)
-        host = key = None
-        if 'address' not in missing:
-            try:
-                host, key = url_host(entry['address'])
-            except ValueError:
-                problems.append(f"address must be a hostname, IPv4 or IPv6 address, got {entry['address']!r}")
-        port = entry.get('port')
-        weight = _get(entry, 'weight', 1)
-        fails = _get(entry, 'max_fails', max_fails)
-        problems += [e for e in (None if 'port' in missing else number_error('port', port, 1, 65535),
-                                 number_error('weight', weight, 1), number_error('max_fails', fails, 0)) if e]
-        timeout, error = (default_timeout, None) if entry.get('fail_timeout') is None \
-            else _time('fail_timeout', entry['fail_timeout'])
-        if error:
-            problems.append(error)
-        state = _get(entry, 'state', 'active')
-        if not isinstance(state, str) or state not in _FLAGS:
-            problems.append(f"unknown state {state!r}; use one of {', '.join(_FLAGS)}")
-        name = entry.get('name')
-        if name is not None and (not isinstance(name, str) or not name or not name.isprintable()):
-            problems.append(f"name must be a non-empty single-line string, got {name!r}")
-        if problems:
-            errors += [f"{where}: {p}" for p in problems]
-            continue
-        if (key, port) in seen:
-            errors.append(f"{where}: duplicate server {host}:{port} (same as servers[{seen[key, port]}]); "
-                          f"each address:port may appear once")
-            continue
-        seen[key, port] = index
-        active += state == 'active'
-        lines.append(server_line(f"{host}:{port}", weight, fails, timeout, state, name))
-    if not errors and not active:
-        errors.append(f"no active server among {len(servers)}; drain, down and backup servers do not "
-                      f"serve normal traffic, so set state: active on at least one")
-    refuse_if(errors, 'upstream_servers refused')
-    return lines
+    try:
+        return render_servers(servers, max_fails, fail_timeout)
+    except UpstreamError as err:
+        raise AnsibleFilterError(str(err)) from None
 
 
 class FilterModule:

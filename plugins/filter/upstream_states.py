@@ -7,7 +7,9 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import expect_dict, kind
+from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import UpstreamError, apply_record
+from ansible_collections.koinonia.fleet.plugins.module_utils.checks import kind
+from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import expect_dict
 
 DOCUMENTATION = r"""
 name: upstream_states
@@ -55,57 +57,15 @@ _value:
   elements: dict
 """
 
-_KNOWN = ('states', 'added', 'removed')
-_STATES = ('active', 'drain', 'down', 'backup')
-
-
-def _key(entry):
-    return str(entry.get('name') or entry.get('address'))
-
-
-def _check_record(stored):
-    """Every problem with the stored record, one line each."""
-    errors = []
-    unknown = sorted(str(k) for k in stored if k not in _KNOWN)
-    if unknown:
-        errors.append(f"unknown key(s) {', '.join(unknown)} in the stored record; known keys are {', '.join(_KNOWN)}")
-    states = stored.get('states') or {}
-    if not isinstance(states, Mapping):
-        errors.append(f"'states' must be a dict of backend to state, got {kind(states)}")
-    else:
-        bad = sorted(f"{name}={state!r}" for name, state in states.items() if state not in _STATES)
-        if bad:
-            errors.append(f"unknown state(s) {', '.join(bad)}; states are {', '.join(_STATES)}")
-    added = stored.get('added') or []
-    if not isinstance(added, list) or not all(isinstance(a, Mapping) for a in added):
-        errors.append(f"'added' must be a list of backend dicts, got {kind(added)}")
-    removed = stored.get('removed') or []
-    if not isinstance(removed, list) or not all(isinstance(r, (str, int)) for r in removed):
-        errors.append(f"'removed' must be a list of backend names or addresses, got {kind(removed)}")
-    return errors
-
 
 def upstream_states(backends, stored):
     if not isinstance(backends, list) or not all(isinstance(b, Mapping) for b in backends):
         raise AnsibleFilterError(f"upstream_states expects a list of dicts, got {kind(backends)}")
     expect_dict('upstream_states', stored)
-    errors = _check_record(stored)
-    if errors:
-        raise AnsibleFilterError("upstream_states refused: " + "; ".join(errors))
-    states = stored.get('states') or {}
-    added = stored.get('added') or []
-    removed = {str(r) for r in stored.get('removed') or []}
-    present = {_key(b) for b in backends}
-    merged = [dict(b) for b in backends] + [dict(a) for a in added if _key(a) not in present]
-    result = []
-    for entry in merged:
-        key = _key(entry)
-        if key in removed:
-            continue
-        if key in states:
-            entry['state'] = states[key]
-        result.append(entry)
-    return result
+    try:
+        return apply_record(backends, stored)
+    except UpstreamError as err:
+        raise AnsibleFilterError(str(err)) from None
 
 
 class FilterModule:

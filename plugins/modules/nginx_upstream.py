@@ -6,16 +6,20 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: nginx_upstream
-short_description: Set one backend active, drain, down or backup in a rendered NGINX upstream
+short_description: Set one backend active, drain, down or backup, add or remove it, in a rendered NGINX upstream
 version_added: 0.1.0
 description:
-  - Edits the C(server) line of one backend, as P(koinonia.fleet.upstream_servers#filter) renders it,
-    in the load balancer's site file, and records the state in the load balancer's state file, which
-    the nginx_lb role applies on every later run (P(koinonia.fleet.upstream_states#filter)).
+  - Owns the load balancer's record of ad-hoc upstream changes (O(record)), which the nginx_lb role
+    applies on every later run (P(koinonia.fleet.upstream_states#filter)), and the C(server) lines of
+    the site, exactly as P(koinonia.fleet.upstream_servers#filter) renders them.
+  - A state change (O(state) C(active), C(drain), C(down), C(backup)) edits only that backend's line, so
+    it works without the inventory, for example delegated from a backend's play during a deploy.
+  - Adding a backend (O(address)) or removing one (O(state=absent)) re-renders every server line from
+    O(backends) (the inventory's) and the new record, the same way the role does.
   - The new site is tested with O(validate) on a candidate copy first; a refused candidate changes
     nothing, neither the site nor the record. Reloading NGINX is left to the caller.
-  - Refuses a backend that no server line names, or names twice, and a change that would leave the
-    upstream without an active backend, before anything changes.
+  - Refuses, before anything changes, a backend the upstream does not know, a line named twice, an
+    added backend that clashes with the inventory, and a change that would leave no active backend.
 options:
   name:
     description: The backend's name, as in the comment of its server line (C(nginx_lb_backends[].name)).
@@ -24,10 +28,31 @@ options:
   state:
     description:
       - C(drain) and C(down) both render C(down) (open-source NGINX has no drain); C(backup) puts a
-        backup server back as one.
+        backup server back as one; C(absent) removes the backend (needs O(backends)).
     type: str
     required: true
-    choices: [active, drain, down, backup]
+    choices: [active, drain, down, backup, absent]
+  address:
+    description:
+      - Adds the backend at this address (hostname, IPv4 or IPv6) with O(port); needs O(backends).
+      - For a backend of O(backends) that was removed, brings it back; the address must then be the inventory's.
+    type: str
+  port:
+    description: The added backend's port.
+    type: int
+  backends:
+    description:
+      - The inventory's backends (C(nginx_lb_backends)), needed to re-render the server lines on add and remove.
+    type: list
+    elements: dict
+  max_fails:
+    description: C(max_fails) of backends that do not set their own, as given to the filter (C(nginx_lb_max_fails)).
+    type: int
+    default: 3
+  fail_timeout:
+    description: C(fail_timeout) of backends that do not set their own (C(nginx_lb_fail_timeout)).
+    type: str
+    default: 30s
   site:
     description: The site file holding the upstream block.
     type: path
@@ -42,10 +67,12 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Reports what would change, and changes nothing.
     support: full
   diff_mode:
+    description: Shows the files before and after.
     support: full
-author: koinonia.fleet maintainers
+author: koinonia.fleet maintainers (@koinonia-fleet)
 """
 
 EXAMPLES = r"""
@@ -61,11 +88,22 @@ EXAMPLES = r"""
     name: nginx
     state: reloaded
   when: drained.site_changed
+
+- name: Add app4 outside the inventory
+  koinonia.fleet.nginx_upstream:
+    name: app4
+    state: active
+    address: 10.10.0.24
+    port: 3000
+    backends: "{{ nginx_lb_backends }}"
+    max_fails: "{{ nginx_lb_max_fails }}"
+    fail_timeout: "{{ nginx_lb_fail_timeout }}"
+    validate: /usr/local/sbin/nginx-check-candidate %s /etc/nginx/conf.d/koinonia-lb.conf
 """
 
 RETURN = r"""
 previous_state:
-  description: The state the live site gave the backend before the change.
+  description: The state the live site gave the backend before the change (C(absent) when it had no line).
   returned: success
   type: str
   sample: active
@@ -74,7 +112,7 @@ site_changed:
   returned: success
   type: bool
 line:
-  description: The backend's server line after the change.
+  description: The backend's server line after the change (empty when it was removed).
   returned: success
   type: str
   sample: "server 10.0.0.6:3000 weight=1 max_fails=3 fail_timeout=10s down; # app2 drain"
@@ -87,7 +125,9 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import STATES, set_state
+from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import (
+    STATES, UpstreamError, apply_record, backend_key, edit_record, parse_line, render_servers,
+    replace_servers, set_state)
 
 
 def _read(path, default=''):
@@ -98,16 +138,52 @@ def _read(path, default=''):
         return default
 
 
-def _record_text(old_text, name, state):
-    """The record with states[name] = state, as the nginx_lb role writes it (to_nice_json)."""
+def _load_record(text):
     try:
-        record = json.loads(old_text) if old_text.strip() else {}
+        record = json.loads(text) if text.strip() else {}
     except ValueError as err:
-        raise ValueError(f"the record is not JSON ({err}); fix or remove it") from None
-    if not isinstance(record, dict) or not isinstance(record.get('states', {}), dict):
-        raise ValueError("the record must be a JSON object whose 'states' is an object; fix or remove it")
-    record = dict(record, states=dict(record.get('states', {}), **{name: state}))
+        raise UpstreamError(f"the record is not JSON ({err}); fix or remove it") from None
+    if not isinstance(record, dict) or not isinstance(record.get('states') or {}, dict):
+        raise UpstreamError("the record must be a JSON object whose 'states' is an object; fix or remove it")
+    return record
+
+
+def _dump_record(record):
+    """As the nginx_lb role and earlier versions write it (to_nice_json)."""
     return json.dumps(record, indent=4, sort_keys=True) + '\n'
+
+
+def _line_of(text, name):
+    return next((line.strip() for line in text.split('\n') if (parse_line(line) or {}).get('name') == name), '')
+
+
+def _change_line(site_text, record, name, state):
+    """A state change on the live line alone (no inventory needed)."""
+    new_site, previous, _old_line, _new_line = set_state(site_text, name, state)
+    return new_site, previous, dict(record, states=dict(record.get('states') or {}, **{name: state}))
+
+
+def _change_backends(site_text, record, params):
+    """Add or remove: the new record, and every server line re-rendered from it."""
+    name, state, address, port, backends = (params[k] for k in ('name', 'state', 'address', 'port', 'backends'))
+    before = {backend_key(b): b for b in apply_record(backends, record)}
+    inventory = {backend_key(b): b for b in backends}
+    added = None
+    if address is not None:
+        if name in inventory:
+            mine = inventory[name]
+            if (str(mine.get('address')), mine.get('port')) != (address, port):
+                raise UpstreamError(f"{name} is in the inventory at {mine.get('address')}:{mine.get('port')}; "
+                                    f"change it there, or add it under another name")
+        else:
+            added = {'name': name, 'address': address, 'port': port}
+    elif name not in before and not (state == 'absent' and name in map(str, record.get('removed') or [])):
+        known = ', '.join(sorted(before)) or 'none'
+        raise UpstreamError(f"{name!r} is not a backend of this load balancer (backends: {known})")
+    new_record = edit_record(record, name, state, added, inventory=name in inventory)
+    lines = render_servers(apply_record(backends, new_record), params['max_fails'], params['fail_timeout'])
+    previous = (before[name].get('state') or 'active') if name in before else 'absent'
+    return replace_servers(site_text, lines), previous, new_record
 
 
 def _write(module, path, text, mode):
@@ -115,37 +191,51 @@ def _write(module, path, text, mode):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.' + os.path.basename(path) + '.')
     with os.fdopen(fd, 'w', encoding='utf-8') as out:
         out.write(text)
-    os.chmod(tmp, mode)
     module.atomic_move(tmp, path)
+    os.chmod(path, mode)  # atomic_move gives a new file the umask's mode
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
             'name': {'type': 'str', 'required': True},
-            'state': {'type': 'str', 'required': True, 'choices': list(STATES)},
+            'state': {'type': 'str', 'required': True, 'choices': list(STATES) + ['absent']},
+            'address': {'type': 'str'},
+            'port': {'type': 'int'},
+            'backends': {'type': 'list', 'elements': 'dict'},
+            'max_fails': {'type': 'int', 'default': 3},
+            'fail_timeout': {'type': 'str', 'default': '30s'},
             'site': {'type': 'path', 'default': '/etc/nginx/conf.d/koinonia-lb.conf'},
             'record': {'type': 'path', 'default': '/etc/nginx/koinonia-upstream-state.json'},
             'validate': {'type': 'str'},
         },
+        required_if=[('state', 'absent', ['backends'])],
+        required_by={'address': ['backends', 'port']},
         supports_check_mode=True,
     )
-    name, state, site, record = (module.params[k] for k in ('name', 'state', 'site', 'record'))
+    name, state, site, record_path = (module.params[k] for k in ('name', 'state', 'site', 'record'))
     site_text = _read(site, None)
     if site_text is None:
         module.fail_json(msg=f"{site} does not exist: render the load balancer's site (the nginx_lb role) first")
-    old_record = _read(record)
+    if state == 'absent' and module.params['address'] is not None:
+        module.fail_json(msg="address is for adding a backend; state=absent removes one by name")
+    old_record_text = _read(record_path)
     try:
-        new_site, previous, old_line, new_line = set_state(site_text, name, state)
-        new_record = _record_text(old_record, name, state)
-    except ValueError as err:
+        record = _load_record(old_record_text)
+        if state == 'absent' or module.params['address'] is not None:
+            new_site, previous, new_record = _change_backends(site_text, record, module.params)
+        else:
+            new_site, previous, new_record = _change_line(site_text, record, name, state)
+    except UpstreamError as err:
         module.fail_json(msg=f"{name}={state} refused, nothing changed: {err}")
+    new_record_text = _dump_record(new_record)
     site_changed = new_site != site_text
-    changed = site_changed or new_record != old_record
-    result = {'changed': changed, 'site_changed': site_changed, 'previous_state': previous, 'line': new_line.strip(),
-              'diff': [{'before_header': site, 'after_header': site, 'before': old_line.strip() + '\n',
-                        'after': new_line.strip() + '\n'},
-                       {'before_header': record, 'after_header': record, 'before': old_record, 'after': new_record}]}
+    changed = site_changed or new_record_text != old_record_text
+    result = {'changed': changed, 'site_changed': site_changed, 'previous_state': previous,
+              'line': _line_of(new_site, name),
+              'diff': [{'before_header': site, 'after_header': site, 'before': site_text, 'after': new_site},
+                       {'before_header': record_path, 'after_header': record_path,
+                        'before': old_record_text, 'after': new_record_text}]}
     if not changed or module.check_mode:
         module.exit_json(**result)
 
@@ -161,7 +251,7 @@ def main():
                 module.fail_json(msg=f"{name}={state} refused by validate, nothing changed", rc=rc, stdout=out, stderr=err)
         _write(module, site, new_site, os.stat(site).st_mode & 0o7777)
     # Recorded once the site passed validation, so a refused change leaves no trace.
-    _write(module, record, new_record, 0o644)
+    _write(module, record_path, new_record_text, 0o644)
     module.exit_json(**result)
 
 

@@ -1,19 +1,16 @@
 """Helpers for the app_tier tests: hosts, playbook runs, load through the LB, SQL, releases, drill reports."""
 import http.client
 import json
-import os
 import shlex
 import ssl
 import subprocess
-import sys
 import tarfile
 import time
-from pathlib import Path
 
-import testinfra
+import loadgen  # the drills' load tool, tests/loadgen.py (shared with `make bench`)
+import molecule_helpers
+from molecule_helpers import ROOT, node
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-ROOT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 RELEASES = ROOT / "build" / "releases"
 LB = "172.30.58.10"
 BACKENDS = ["at-app1", "at-app2", "at-app3"]
@@ -21,16 +18,12 @@ BASE = "/srv/koinonia-api"
 CURRENT_VERSION = json.loads((ROOT / "examples/app/package.json").read_text())["version"]
 
 
-def host(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+host = node  # the tests call hosts host("at-app1")
 
 
 def playbook(name, *args, timeout=900):
-    """Run one of the collection's playbooks against this fleet; returns the CompletedProcess."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), KOINONIA_REPO_ROOT=str(ROOT),
-               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", ANSIBLE_NOCOLOR="1")
-    cmd = ["ansible-playbook", "-i", os.path.dirname(INVENTORY), str(ROOT / "playbooks" / name), *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    """Run one of the collection's playbooks (playbooks/NAME) against this fleet; returns the CompletedProcess."""
+    return molecule_helpers.playbook(f"playbooks/{name}", *args, timeout=timeout)
 
 
 def secrets():
@@ -72,9 +65,6 @@ def hosts_seen(path="/api/whoami", count=30, gap=0.05):
     return seen
 
 
-# The drills' load tool (tests/loadgen.py), shared with `make bench`.
-sys.path.insert(0, str(ROOT / "tests"))
-import loadgen  # noqa: E402
 
 # A mixed load through the LB: a route that needs nothing, one that needs the database, one
 # that needs Redis, and /health/detailed at a monitoring rate. The rate-limited routes stay

@@ -4,8 +4,9 @@ import time
 
 import fleet
 from fleet import BACKENDS, BASE, CURRENT_VERSION, get, sql
+from molecule_helpers import target
 
-testinfra_hosts = [f"ansible://{name}?ansible_inventory={fleet.INVENTORY}" for name in BACKENDS]
+testinfra_hosts = [target(name) for name in BACKENDS]
 
 
 def test_pm2_runs_one_worker_per_vcpu_in_cluster_mode(host):

@@ -1,17 +1,12 @@
-import os
+"""What the data_tier tests share besides tests/molecule_helpers.py: the hosts, psql as the app and as postgres."""
 import shlex
 
 import pytest
-import testinfra
+from molecule_helpers import node, target
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 APP_PASSWORD = "molecule-app-password"
-PGB = f"ansible://mol-pgb?ansible_inventory={INVENTORY}"
-PRIMARY = f"ansible://mol-db-primary?ansible_inventory={INVENTORY}"
-
-
-def node(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+PGB = target("mol-pgb")
+PRIMARY = target("mol-db-primary")
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +35,3 @@ def psql(host, sql, port=6432, db="koinonia", server="127.0.0.1", password=APP_P
 def local_sql(host, sql, db="koinonia"):
     """Run one statement as the postgres superuser over the local socket."""
     return host.run("runuser -u postgres -- psql -XAtd " + shlex.quote(db) + " -c " + shlex.quote(sql))
-
-
-def flat(text):
-    """Output with line wrapping folded away, for substring checks."""
-    return " ".join(text.split())

@@ -1,7 +1,8 @@
 """auth_query: a role that is not in userlist.txt logs in through PgBouncer with its own password,
 looked up by the dedicated lookup role; superusers cannot be looked up."""
 import pytest
-from conftest import PGB, flat, local_sql
+from conftest import PGB, local_sql
+from molecule_helpers import flat
 
 testinfra_hosts = [PGB]
 REPORTING_PASSWORD = "molecule-reporting-password"

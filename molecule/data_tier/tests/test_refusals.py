@@ -1,18 +1,12 @@
 """Bad input is refused before anything live changes (one playbook per case under refuse/)."""
-import os
-import subprocess
-
-from conftest import PGB, flat, local_sql, psql
+from conftest import PGB, local_sql, psql
+from molecule_helpers import flat, playbook
 
 testinfra_hosts = [PGB]
-REFUSE = os.path.join(os.path.dirname(__file__), "..", "refuse")
 
 
 def run_refusal(name):
-    return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(REFUSE, f"{name}.yml")],
-        capture_output=True, text=True, timeout=300, check=False,
-    )
+    return playbook(f"molecule/data_tier/refuse/{name}.yml", timeout=300)
 
 
 def test_oversubscribed_plan_refused_before_any_change(host):
@@ -48,11 +42,13 @@ def test_setting_pgbouncer_rejects_never_goes_live(host):
     assert psql(host, "select 1").stdout.strip() == "1"
 
 
-def test_postgresql_out_of_step_with_plan_refused(primary):
+def test_max_connections_comes_from_the_plan(primary):
     conf = "/etc/postgresql/15/main/conf.d/50-koinonia.conf"
     before = primary.file(conf).sha256sum
-    result = run_refusal("plan_mismatch")
+    result = run_refusal("plan_governs")
     out = flat(result.stdout + result.stderr)
-    assert result.returncode != 0
-    assert "postgresql_max_connections (200) differs from the pool plan's postgres_max_connections (100)" in out
+    assert result.returncode == 0, out[-2000:]
+    assert "mol-db-primary : ok=" in out and "changed=0" in out
     assert primary.file(conf).sha256sum == before
+    assert local_sql(primary, "show max_connections").stdout.strip() == "100"
+    assert local_sql(primary, "show superuser_reserved_connections").stdout.strip() == "3"

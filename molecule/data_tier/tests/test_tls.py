@@ -14,7 +14,8 @@ def test_client_tls_through_pgbouncer(host):
 
 
 def test_client_sees_pgbouncer_certificate(host):
-    out = host.run("echo | openssl s_client -starttls postgres -connect 127.0.0.1:6432 2>/dev/null | openssl x509 -noout -subject")
+    out = host.run("echo | openssl s_client -starttls postgres -connect 127.0.0.1:6432 2>/dev/null"
+                   " | openssl x509 -noout -subject")
     assert "CN = mol-pgb" in out.stdout
 
 

@@ -1,45 +1,18 @@
-import os
+"""What the nginx_lb tests share besides tests/molecule_helpers.py: the LB, its name, curl and load through it."""
 import shlex
-import subprocess
-import sys
 
-import testinfra
+import loadgen  # the drills' load tool, tests/loadgen.py
+from molecule_helpers import address, target
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-LB = f"ansible://mol-lb?ansible_inventory={INVENTORY}"
-REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
-sys.path.insert(0, os.path.join(REPO, "tests"))
-import loadgen  # noqa: E402  (the drills' load tool, tests/loadgen.py)
+LB = target("mol-lb")
 NAME = "api.koinonia.test"
 # curl as a client of the LB's HTTPS: the real name, resolved to loopback, trusting Pebble's root.
 CURL = f"curl -s --max-time 10 --resolve {NAME}:443:127.0.0.1 --cacert /var/tmp/pebble-root.pem"
 
 
-def node(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
-def playbook(path, *args):
-    """Run one of the repo's playbooks against the molecule hosts."""
-    return subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, path), *args],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-
-
-def address(container):
-    """A container's address on the scenario's network (the controller reaches it directly)."""
-    return subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                           container], capture_output=True, text=True, check=True).stdout.strip()
-
-
 def load(routes, **kwargs):
     """A bounded load from the controller through the LB (tests/loadgen.py)."""
     return loadgen.Load(f"https://{address('mol-lb')}", routes, host_header=NAME, **kwargs)
-
-
-def flat(text):
-    return " ".join(text.split())
 
 
 def codes(host, url, count, parallel=1, extra=""):

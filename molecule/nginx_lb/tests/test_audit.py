@@ -7,7 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conftest import NAME, address, node, pebble_root
+from conftest import NAME, pebble_root
+from molecule_helpers import address, node
 
 LB_CONTAINER = "mol-lb"
 

@@ -3,7 +3,8 @@ import json
 import time
 
 import pytest
-from conftest import CURL, LB, NAME, flat, load, node, pebble_root, playbook
+from conftest import CURL, LB, NAME, load, pebble_root
+from molecule_helpers import address, flat, node, playbook
 
 testinfra_hosts = [LB]
 
@@ -53,4 +54,38 @@ def test_drain_enable_and_never_zero_active(host):
     finally:
         enable = playbook("playbooks/upstreams.yml", "-e", "backend=app-b", "-e", "change=enable")
     assert enable.returncode == 0, enable.stdout[-2000:]
+    assert hosts_seen(host) == {"mol-app-a", "mol-app-b"}
+
+
+def test_remove_and_add_through_upstreams_survive_a_rollout(host):
+    site = "/etc/nginx/conf.d/koinonia-lb.conf"
+    original = host.file(site).sha256sum
+    app_b = address("mol-app-b")
+    try:
+        remove = playbook("playbooks/upstreams.yml", "-e", "backend=app-b", "-e", "change=remove")
+        assert remove.returncode == 0, remove.stdout[-2000:]
+        assert hosts_seen(host) == {"mol-app-a"}
+        # The same container under a name the inventory does not have.
+        add = playbook("playbooks/upstreams.yml", "-e", "backend=app-c", "-e", "change=add",
+                       "-e", f"backend_address={app_b}")
+        assert add.returncode == 0, add.stdout[-2000:]
+        assert hosts_seen(host) == {"mol-app-a", "mol-app-b"}
+        assert f"server {app_b}:3000 " in host.file(site).content_string
+        # A full rollout renders the same site from the record: nothing to change.
+        changed = host.file(site).sha256sum
+        rollout = playbook("molecule/nginx_lb/converge.yml", "--limit", "mol-lb")
+        assert rollout.returncode == 0, rollout.stdout[-2000:]
+        assert host.file(site).sha256sum == changed
+        # An added backend that clashes with one in the upstream (same address:port) is refused.
+        clash = playbook("playbooks/upstreams.yml", "-e", "backend=app-d", "-e", "change=add",
+                         "-e", "backend_address=mol-app-a")
+        assert clash.returncode != 0
+        assert "duplicate server mol-app-a:3000" in flat(clash.stdout + clash.stderr), clash.stdout[-2000:]
+        assert host.file(site).sha256sum == changed
+    finally:
+        playbook("playbooks/upstreams.yml", "-e", "backend=app-c", "-e", "change=remove")
+        back = playbook("playbooks/upstreams.yml", "-e", "backend=app-b", "-e", "change=add")
+    assert back.returncode == 0, back.stdout[-2000:]
+    # The inventory backend is back in its place: the site is the one before the test.
+    assert host.file(site).sha256sum == original
     assert hosts_seen(host) == {"mol-app-a", "mol-app-b"}

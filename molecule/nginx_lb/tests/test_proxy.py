@@ -2,7 +2,8 @@
 import json
 
 import pytest
-from conftest import CURL, LB, NAME, codes, load, node, pebble_root
+from conftest import CURL, LB, NAME, codes, load, pebble_root
+from molecule_helpers import node
 
 testinfra_hosts = [LB]
 

@@ -1,5 +1,6 @@
 """A directive NGINX rejects never replaces the working configuration."""
-from conftest import CURL, LB, NAME, flat, pebble_root, playbook
+from conftest import CURL, LB, NAME, pebble_root
+from molecule_helpers import flat, playbook
 
 testinfra_hosts = [LB]
 

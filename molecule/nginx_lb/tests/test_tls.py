@@ -53,7 +53,8 @@ def test_renewal_swaps_the_certificate_without_restart(host):
     serial = f"echo | openssl s_client -connect 127.0.0.1:443 -servername {NAME} 2>/dev/null | openssl x509 -noout -serial"
     before = host.check_output(serial)
     master = host.check_output("systemctl show -p MainPID --value nginx")
-    renew = host.run(f"REQUESTS_CA_BUNDLE=/etc/ssl/pebble-listener.pem certbot renew --force-renewal --no-random-sleep-on-renew --cert-name {NAME}")
+    renew = host.run("REQUESTS_CA_BUNDLE=/etc/ssl/pebble-listener.pem certbot renew --force-renewal"
+                     f" --no-random-sleep-on-renew --cert-name {NAME}")
     assert renew.rc == 0, renew.stderr
     after = host.check_output(serial)
     assert after != before

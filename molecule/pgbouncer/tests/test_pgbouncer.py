@@ -1,6 +1,8 @@
 """PgBouncer in front of PostgreSQL: clients get in with md5 (old clients), queries pass through, limits come from the plan."""
 import hashlib
 
+from molecule_helpers import playbook
+
 PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p 6432 -U koinonia -d koinonia -Atc {sql!r}"
 ADMIN = "su postgres -c \"psql -h /var/run/postgresql -p 6432 -d pgbouncer -Atc '{sql}'\""
 
@@ -57,3 +59,31 @@ def test_userlist_holds_md5_hash_not_plaintext(host):
 def test_md5_in_both_hba_files(host):
     assert "koinonia   0.0.0.0/0   md5" in host.file("/etc/pgbouncer/pgbouncer_hba.conf").content_string
     assert "koinonia   127.0.0.1/32   md5" in host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
+
+
+def converge(*extra):
+    """The scenario's converge again, with extra variables."""
+    run = playbook("molecule/pgbouncer/converge.yml", *extra, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:]
+    return run.stdout
+
+
+def main_pid(host):
+    return host.check_output("systemctl show -p MainPID --value pgbouncer")
+
+
+def test_a_pool_setting_reloads_a_listen_setting_restarts(host):
+    before = main_pid(host)
+    converge("-e", '{"pgbouncer_settings": {"server_idle_timeout": 30}}')
+    assert main_pid(host) == before  # reloaded, clients kept
+    assert "server_idle_timeout|30|" in host.check_output(ADMIN.format(sql="show config"))
+    try:
+        out = converge("-e", "pgbouncer_listen_port=6433")
+        assert "PgBouncer is RESTARTED" in out
+        assert main_pid(host) != before
+        port = host.check_output(PSQL.replace("6432", "6433").format(pw="molecule-app-password", sql="select 1"))
+        assert port == "1"
+    finally:
+        converge()
+    assert host.check_output(PSQL.format(pw="molecule-app-password", sql="select 1")) == "1"
+    assert not host.file("/etc/pgbouncer/.restart-settings.json").exists

@@ -29,3 +29,16 @@ def test_documented(name):
 @pytest.mark.parametrize("name", PLUGINS)
 def test_licence_header(name):
     assert "SPDX-License-Identifier: GPL-3.0-or-later" in (ROOT / "plugins" / "filter" / f"{name}.py").read_text()
+
+
+MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if not p.stem.startswith("_"))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_documented(name):
+    plugin = importlib.import_module(f"ansible_collections.koinonia.fleet.plugins.modules.{name}")
+    doc = yaml.safe_load(plugin.DOCUMENTATION)
+    assert doc["module"] == name
+    assert release(doc["version_added"]) <= release(VERSION)
+    assert yaml.safe_load(plugin.EXAMPLES) and yaml.safe_load(plugin.RETURN)
+    assert "SPDX-License-Identifier: GPL-3.0-or-later" in (ROOT / "plugins" / "modules" / f"{name}.py").read_text()

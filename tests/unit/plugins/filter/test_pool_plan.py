@@ -256,7 +256,7 @@ def test_accepted_plans_keep_the_invariants_and_are_idempotent(fleet, pinned):
 
 @FAST
 @given(fleets, st.sampled_from(sorted(set(plugin._KNOWN) - {'client_connections', 'server_connections',
-                                                             'postgres_available'})), st.booleans())
+                                                            'postgres_available'})), st.booleans())
 def test_bools_are_refused_wherever_numbers_are_expected(fleet, key, flag):
     message = refusal({**fleet, key: flag})
     assert f'{key} must be' in message and 'bool' in message

@@ -165,7 +165,7 @@ def test_lines_follow_the_input(servers):
     lines = upstream_servers(servers)
     assert lines == upstream_servers(list(servers))  # deterministic
     assert len(lines) == len(servers)
-    for entry, line in zip(servers, lines):
+    for entry, line in zip(servers, lines, strict=True):
         match = LINE.fullmatch(line)
         assert match, line
         state = entry.get('state', 'active')

@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.koinonia.fleet.plugins.filter.upstream_servers import upstream_servers
+# Module tests run without the controller's ansible package (ansible-test units): the expected
+# sites come from module_utils, the code the upstream_servers and upstream_states filters wrap.
+from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import apply_record, render_servers
 
 MODULE = Path(__file__).resolve().parents[4] / "plugins" / "modules" / "nginx_upstream.py"
 BACKENDS = [{'name': 'app1', 'address': '10.0.0.21', 'port': 3000},
             {'name': 'app2', 'address': '10.0.0.22', 'port': 3000}]
 
 
-def render(backends=BACKENDS):
-    return "upstream u {\n" + "".join(f"    {line}\n" for line in upstream_servers(backends)) + "}\n"
+def render(backends=None):
+    backends = BACKENDS if backends is None else backends
+    return "upstream u {\n" + "".join(f"    {line}\n" for line in render_servers(backends)) + "}\n"
 
 
 def run(tmp_path, check=False, **args):
@@ -39,6 +42,7 @@ def test_drain_edits_the_line_records_it_and_says_so(lb):
     assert result["changed"] and result["site_changed"] and result["previous_state"] == "active"
     assert (lb / "site.conf").read_text() == render([BACKENDS[0], dict(BACKENDS[1], state="drain")])
     assert json.loads((lb / "state.json").read_text()) == {"states": {"app2": "drain"}}
+    assert oct((lb / "state.json").stat().st_mode & 0o777) == "0o644"
     again = run(lb, name="app2", state="drain")
     assert not again["changed"] and again["previous_state"] == "drain"
 
@@ -79,3 +83,64 @@ def test_the_last_active_backend_is_refused(lb):
     result = run(lb, name="app2", state="drain")
     assert result.get("failed") and "no active backend" in result["msg"]
     assert "app2 drain" not in (lb / "site.conf").read_text()
+
+
+def role_render(record):
+    """What the nginx_lb role renders from the inventory and this record."""
+    return render(apply_record(BACKENDS, record))
+
+
+def change(lb, **args):
+    return run(lb, backends=BACKENDS, max_fails=3, fail_timeout="30s", **args)
+
+
+def test_add_appends_a_backend_outside_the_inventory_as_the_role_would_render_it(lb):
+    app3 = {"name": "app3", "address": "10.0.0.23", "port": 3001}
+    result = change(lb, name="app3", state="active", address="10.0.0.23", port=3001)
+    assert result["changed"] and result["previous_state"] == "absent"
+    record = json.loads((lb / "state.json").read_text())
+    assert record == {"added": [app3], "states": {"app3": "active"}}
+    assert (lb / "site.conf").read_text() == role_render(record) == render(BACKENDS + [app3])
+    assert not change(lb, name="app3", state="active", address="10.0.0.23", port=3001)["changed"]
+
+
+def test_remove_takes_the_line_out_and_add_brings_an_inventory_backend_back_in_its_place(lb):
+    result = change(lb, name="app1", state="absent")
+    assert result["changed"] and result["previous_state"] == "active" and result["line"] == ""
+    record = json.loads((lb / "state.json").read_text())
+    assert record == {"removed": ["app1"]}
+    assert (lb / "site.conf").read_text() == role_render(record) == render(BACKENDS[1:])
+    assert not change(lb, name="app1", state="absent")["changed"]
+    change(lb, name="app1", state="active", address="10.0.0.21", port=3000)
+    assert (lb / "site.conf").read_text() == render()  # inventory order, not appended
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({"name": "app2", "state": "active", "address": "10.0.0.99", "port": 3000}, "is in the inventory at 10.0.0.22:3000"),
+    ({"name": "app3", "state": "active", "address": "10.0.0.22", "port": 3000}, "duplicate server 10.0.0.22:3000"),
+    ({"name": "app3", "state": "active", "address": "not a host", "port": 3000}, "address must be a hostname"),
+    ({"name": "app9", "state": "absent"}, "'app9' is not a backend of this load balancer (backends: app1, app2)"),
+])
+def test_bad_adds_and_removes_change_nothing(lb, args, fragment):
+    result = change(lb, **args)
+    assert result.get("failed") and fragment in result["msg"], result["msg"]
+    assert (lb / "site.conf").read_text() == render() and not (lb / "state.json").exists()
+
+
+def test_removing_the_last_active_backend_is_refused(lb):
+    change(lb, name="app1", state="absent")
+    result = change(lb, name="app2", state="absent")
+    assert result.get("failed") and "empty" in result["msg"]
+    assert (lb / "site.conf").read_text() == render(BACKENDS[1:])
+
+
+def test_add_and_remove_need_the_inventory(lb):
+    assert "backends" in run(lb, name="app1", state="absent")["msg"]
+    assert "backends" in run(lb, name="app3", state="active", address="10.0.0.23", port=3000)["msg"]
+
+
+def test_removing_an_added_backend_leaves_no_trace_in_the_record(lb):
+    change(lb, name="app3", state="active", address="10.0.0.23", port=3000)
+    change(lb, name="app3", state="absent")
+    assert json.loads((lb / "state.json").read_text()) == {}
+    assert (lb / "site.conf").read_text() == render()
