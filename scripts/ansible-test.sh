@@ -9,7 +9,8 @@
 # ansible-test installs each sanity test's tools into its own venv and bootstraps pip there
 # with get-pip.py from ci-files.testing.ansible.com, which these machines cannot reach. The
 # stand-in written below, where ansible-test looks for its cached copy, installs the same pip
-# version with the venv's ensurepip and PyPI. Everything else is ansible-test's own doing.
+# version with the venv's ensurepip and PyPI; it is there only while this script runs (a real
+# cached get-pip.py is left alone). Everything else is ansible-test's own doing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command=${1:?usage: scripts/ansible-test.sh sanity|units}
@@ -25,7 +26,10 @@ PY
 )
 cache=~/.ansible/test/cache/get_pip_${pip_version//./_}.py
 mkdir -p "$(dirname "$cache")"
-cat >"$cache" <<'PY'
+# Only for this run: a real get-pip.py already cached stays, and the stand-in is removed after.
+if [ ! -e "$cache" ]; then
+  trap 'rm -f "$cache"' EXIT
+  cat >"$cache" <<'PY'
 # Stand-in for get-pip.py (written by koinonia.fleet's scripts/ansible-test.sh): pip from the
 # venv's ensurepip, then the packages ansible-test asked for (pip==VERSION) from PyPI.
 import subprocess
@@ -34,6 +38,7 @@ subprocess.check_call([sys.executable, '-m', 'ensurepip', '--default-pip'])
 args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
 subprocess.check_call([sys.executable, '-m', 'pip', 'install', *args])
 PY
+fi
 
 rm -rf "$tree" && mkdir -p "$tree"
 git ls-files -z -co --exclude-standard | grep -zvE '^(molecule|examples|runtime|inventories)/' | xargs -0 cp --parents -t "$tree"

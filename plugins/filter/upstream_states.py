@@ -3,12 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import UpstreamError, apply_record
-from ansible_collections.koinonia.fleet.plugins.module_utils.checks import kind
 from ansible_collections.koinonia.fleet.plugins.plugin_utils.checks import expect_dict
 
 DOCUMENTATION = r"""
@@ -59,8 +56,6 @@ _value:
 
 
 def upstream_states(backends, stored):
-    if not isinstance(backends, list) or not all(isinstance(b, Mapping) for b in backends):
-        raise AnsibleFilterError(f"upstream_states expects a list of dicts, got {kind(backends)}")
     expect_dict('upstream_states', stored)
     try:
         return apply_record(backends, stored)

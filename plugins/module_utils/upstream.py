@@ -35,6 +35,7 @@ _LINE = re.compile(r'^(?P<indent>\s*)server (?P<target>\S+:\d+) weight=(?P<weigh
 
 SERVER_KEYS = ('address', 'port', 'weight', 'state', 'max_fails', 'fail_timeout', 'name')
 RECORD_KEYS = ('states', 'added', 'removed')
+_NAME = re.compile(r'[^\s#;{}\'"\\]+')
 _TIME = re.compile(r'(?:\d+(?:ms|s|m|h|d|w|M|y))*\d*')  # NGINX time syntax; a bare number is seconds
 
 
@@ -154,8 +155,8 @@ def render_servers(servers, max_fails=3, fail_timeout='30s'):
         if not isinstance(state, str) or state not in FLAGS:
             problems.append(f"unknown state {state!r}; use one of {', '.join(FLAGS)}")
         name = entry.get('name')
-        if name is not None and (not isinstance(name, str) or not name or not name.isprintable()):
-            problems.append(f"name must be a non-empty single-line string, got {name!r}")
+        if name is not None and (not isinstance(name, str) or not _NAME.fullmatch(name)):
+            problems.append(f"name must be one word without # ; {{ }} or quotes (it labels the server line), got {name!r}")
         if problems:
             errors += [f"{where}: {p}" for p in problems]
             continue
@@ -227,16 +228,16 @@ def apply_record(backends, stored):
 
 
 def edit_record(stored, name, state, added=None, inventory=True):
-    """The record after setting backend `name` to `state` ('absent' removes it); `added` is the
-    backend dict to record for one the inventory does not have. Only an inventory backend needs
-    to be remembered as removed. Empty keys are left out."""
+    """The record after setting backend `name` to `state` ('absent' removes it, None leaves it to
+    the inventory); `added` is the backend dict to record for one the inventory does not have.
+    Only an inventory backend needs to be remembered as removed. Empty keys are left out."""
     states = {k: v for k, v in (stored.get('states') or {}).items() if k != name}
     added_list = [a for a in stored.get('added') or [] if backend_key(a) != name]
     removed = [r for r in stored.get('removed') or [] if str(r) != name]
     if state == 'absent':
         if inventory:
             removed.append(name)
-    else:
+    elif state is not None:
         states[name] = state
         if added is not None:
             added_list.append(dict(added))

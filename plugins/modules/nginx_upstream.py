@@ -50,8 +50,10 @@ options:
     type: int
     default: 3
   fail_timeout:
-    description: C(fail_timeout) of backends that do not set their own (C(nginx_lb_fail_timeout)).
-    type: str
+    description:
+      - C(fail_timeout) of backends that do not set their own (C(nginx_lb_fail_timeout)).
+      - Integer seconds or an NGINX time such as C(10s).
+    type: raw
     default: 30s
   site:
     description: The site file holding the upstream block.
@@ -103,7 +105,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 previous_state:
-  description: The state the live site gave the backend before the change (C(absent) when it had no line).
+  description:
+    - The state the backend had before the change, C(absent) when it was not in the upstream.
+    - For a state change, from its line in the live site; for add and remove, from the inventory and the record.
   returned: success
   type: str
   sample: active
@@ -126,8 +130,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.koinonia.fleet.plugins.module_utils.upstream import (
-    STATES, UpstreamError, apply_record, backend_key, edit_record, parse_line, render_servers,
+    STATES, UpstreamError, apply_record, backend_key, edit_record, parse_line, record_errors, render_servers,
     replace_servers, set_state)
+from ansible_collections.koinonia.fleet.plugins.module_utils.checks import url_host
 
 
 def _read(path, default=''):
@@ -143,8 +148,9 @@ def _load_record(text):
         record = json.loads(text) if text.strip() else {}
     except ValueError as err:
         raise UpstreamError(f"the record is not JSON ({err}); fix or remove it") from None
-    if not isinstance(record, dict) or not isinstance(record.get('states') or {}, dict):
-        raise UpstreamError("the record must be a JSON object whose 'states' is an object; fix or remove it")
+    errors = record_errors(record)
+    if errors:
+        raise UpstreamError("the record is refused (fix or remove it)", errors)
     return record
 
 
@@ -163,24 +169,35 @@ def _change_line(site_text, record, name, state):
     return new_site, previous, dict(record, states=dict(record.get('states') or {}, **{name: state}))
 
 
-def _change_backends(site_text, record, params):
+def _same_server(entry, address, port):
+    """Whether an inventory entry is address:port (IPv6 bracketed or not, hostnames in any case)."""
+    try:
+        return url_host(str(entry.get('address')))[1] == url_host(address)[1] and int(entry.get('port')) == port
+    except (TypeError, ValueError):
+        return False
+
+
+def _change_backends(module, site_text, record, params):
     """Add or remove: the new record, and every server line re-rendered from it."""
     name, state, address, port, backends = (params[k] for k in ('name', 'state', 'address', 'port', 'backends'))
     before = {backend_key(b): b for b in apply_record(backends, record)}
     inventory = {backend_key(b): b for b in backends}
-    added = None
+    added, record_state = None, state
     if address is not None:
         if name in inventory:
             mine = inventory[name]
-            if (str(mine.get('address')), mine.get('port')) != (address, port):
+            if not _same_server(mine, address, port):
                 raise UpstreamError(f"{name} is in the inventory at {mine.get('address')}:{mine.get('port')}; "
                                     f"change it there, or add it under another name")
+            record_state = None  # back in its place, as the inventory has it (active, backup, ...)
         else:
             added = {'name': name, 'address': address, 'port': port}
-    elif name not in before and not (state == 'absent' and name in map(str, record.get('removed') or [])):
-        known = ', '.join(sorted(before)) or 'none'
-        raise UpstreamError(f"{name!r} is not a backend of this load balancer (backends: {known})")
-    new_record = edit_record(record, name, state, added, inventory=name in inventory)
+    elif name not in before:
+        if state != 'absent':
+            known = ', '.join(sorted(before)) or 'none'
+            raise UpstreamError(f"{name!r} is not a backend of this load balancer (backends: {known})")
+        module.warn(f"{name} is not in this load balancer's upstream; nothing to remove")
+    new_record = edit_record(record, name, record_state, added, inventory=name in inventory)
     lines = render_servers(apply_record(backends, new_record), params['max_fails'], params['fail_timeout'])
     previous = (before[name].get('state') or 'active') if name in before else 'absent'
     return replace_servers(site_text, lines), previous, new_record
@@ -204,7 +221,7 @@ def main():
             'port': {'type': 'int'},
             'backends': {'type': 'list', 'elements': 'dict'},
             'max_fails': {'type': 'int', 'default': 3},
-            'fail_timeout': {'type': 'str', 'default': '30s'},
+            'fail_timeout': {'type': 'raw', 'default': '30s'},
             'site': {'type': 'path', 'default': '/etc/nginx/conf.d/koinonia-lb.conf'},
             'record': {'type': 'path', 'default': '/etc/nginx/koinonia-upstream-state.json'},
             'validate': {'type': 'str'},
@@ -217,18 +234,21 @@ def main():
     site_text = _read(site, None)
     if site_text is None:
         module.fail_json(msg=f"{site} does not exist: render the load balancer's site (the nginx_lb role) first")
+    if module.params['validate'] and '%s' not in module.params['validate']:
+        module.fail_json(msg="validate must contain %s (the candidate's path)")
     if state == 'absent' and module.params['address'] is not None:
         module.fail_json(msg="address is for adding a backend; state=absent removes one by name")
     old_record_text = _read(record_path)
     try:
         record = _load_record(old_record_text)
         if state == 'absent' or module.params['address'] is not None:
-            new_site, previous, new_record = _change_backends(site_text, record, module.params)
+            new_site, previous, new_record = _change_backends(module, site_text, record, module.params)
         else:
             new_site, previous, new_record = _change_line(site_text, record, name, state)
     except UpstreamError as err:
         module.fail_json(msg=f"{name}={state} refused, nothing changed: {err}")
-    new_record_text = _dump_record(new_record)
+    # An empty record is not written where there was none.
+    new_record_text = _dump_record(new_record) if new_record or old_record_text else old_record_text
     site_changed = new_site != site_text
     changed = site_changed or new_record_text != old_record_text
     result = {'changed': changed, 'site_changed': site_changed, 'previous_state': previous,
@@ -241,8 +261,6 @@ def main():
 
     if site_changed:
         if module.params['validate']:
-            if '%s' not in module.params['validate']:
-                module.fail_json(msg="validate must contain %s (the candidate's path)")
             fd, candidate = tempfile.mkstemp(dir=module.tmpdir, suffix='.conf')
             with os.fdopen(fd, 'w', encoding='utf-8') as out:
                 out.write(new_site)

@@ -97,8 +97,9 @@ def render(settings, comment):
         lines += ['', f'[{section}]']
         for key, value in values.items():
             for one in value if isinstance(value, list) else [value]:
-                if not _KEY.fullmatch(str(key)) or '\n' in _value(one):
-                    errors.append(f"{section}.{key}: keys are letters and digits, values one line; got {key!r}={one!r}")
+                if not _KEY.fullmatch(str(key)) or one is None or '\n' in _value(one):
+                    errors.append(f"{section}.{key}: keys are letters and digits, values one line (not null); "
+                                  f"got {key!r}={one!r}")
                     continue
                 lines.append(f'{key}={_value(one)}')
     if errors:

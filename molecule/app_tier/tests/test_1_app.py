@@ -54,9 +54,24 @@ def test_app_logs_are_json_lines_under_shared_logs(host):
     host.run_expect([0], "logrotate --debug /etc/logrotate.d/koinonia-api")
 
 
-def test_pm2_wrapper_refuses_to_start_a_stray_daemon(host):
-    """Operators use koinonia-api-pm2; it never starts a PM2 outside systemd."""
+def test_pm2_wrapper_works_while_the_unit_runs(host):
     assert host.run("koinonia-api-pm2 ls").rc == 0
+
+
+def test_pm2_wrapper_refuses_to_start_a_stray_daemon():
+    """Operators use koinonia-api-pm2; with the unit stopped, plain pm2 would start a daemon of its
+    own outside systemd. The wrapper refuses, and no PM2 daemon appears."""
+    app = fleet.host("at-app3")
+    app.run_expect([0], "systemctl stop koinonia-api")
+    try:
+        out = app.run("koinonia-api-pm2 ls")
+        assert out.rc == 3 and "not running under systemd" in out.stderr
+        assert app.run("pgrep -u koinonia -f 'PM2 v'").rc == 1
+    finally:
+        app.run_expect([0], "systemctl start koinonia-api")
+        assert fleet.wait_for(lambda: app.run("curl -fsS -m 2 http://127.0.0.1:3000/health").rc == 0, 60)
+        # Back in the LB's rotation (its passive check may have counted the stop) before the next test.
+        assert fleet.wait_for(lambda: "at-app3" in fleet.hosts_seen(count=10), 30)
 
 
 def test_answers_through_the_lb_from_every_backend():

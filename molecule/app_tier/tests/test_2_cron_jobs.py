@@ -2,10 +2,11 @@
 backends and must run exactly once a minute (it posts a message; PostgreSQL records which
 backend ran it). The fleet has been running it since the converge."""
 import datetime
+import json
 import time
 
 import fleet
-from fleet import BACKENDS, sql
+from fleet import BACKENDS, sql, wait_for
 
 BODY = "recurring-messages tick"
 
@@ -65,16 +66,79 @@ def test_another_backend_takes_over_when_the_holder_stops():
         stopped.run_expect([0], "systemctl start cron")
 
 
-def test_a_held_lock_makes_the_others_skip_and_is_extended_while_the_job_runs():
-    a, b = fleet.host("at-app1"), fleet.host("at-app2")
-    run = "runuser -u koinonia -- koinonia-locked-run --name drill --ttl 2 -- "
-    a.run_expect([0], f"systemd-run --quiet --collect --unit=drill-holder {run} sleep 6")
-    time.sleep(3.5)  # past the 2 s lease: only the extension keeps the lock
-    out = b.check_output(f"{run} touch /tmp/drill-ran")
-    assert '"event": "skipped"' in out and '"reason": "locked"' in out
-    assert not b.file("/tmp/drill-ran").exists
-    time.sleep(4)  # the holder finished and released its lock with compare-and-delete
+def test_the_whole_compound_command_ran_on_the_backend_that_posted():
+    """The job is `date ... > recurring-messages.last && curl ...`: both halves run under the lock,
+    so the backend whose .last is the latest is the one, and the only one, that posted that minute."""
+    stamps = {name: fleet.host(name).run("cat /var/log/koinonia-cron/recurring-messages.last").stdout.strip()
+              for name in BACKENDS}
+    writer = max(stamps, key=stamps.get)
+    minute = stamps[writer][:16].replace("T", " ")
+    assert wait_for(lambda: runs_per_minute().get(minute), 20), (minute, stamps)
+    assert runs_per_minute()[minute] == [writer], (minute, stamps)
+
+
+def redis_cli(command):
     password = (fleet.ROOT / ".cache/secrets/redis_password").read_text().split()[0]
-    keys = fleet.host("at-cache1").check_output(
-        f"REDISCLI_AUTH={password} redis-cli --scan --pattern 'koinonia:job:lock:*'")
-    assert "drill" not in keys
+    return fleet.host("at-cache1").check_output(f"REDISCLI_AUTH={password} redis-cli --raw {command}")
+
+
+RUN = "runuser -u koinonia -- koinonia-locked-run --ttl {ttl} --name {name} -- "
+
+
+def events(output):
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_a_held_lock_makes_the_others_skip_and_only_its_holder_releases_it():
+    a, b = fleet.host("at-app1"), fleet.host("at-app2")
+    key = "koinonia:job:lock:drill-release"
+    # TTL 60 s, far longer than the check: only a release can make the key go away in time.
+    a.run_expect([0], "systemd-run --quiet --collect --unit=drill-holder " + RUN.format(ttl=60, name="drill-release")
+                 + "sleep 4")
+    time.sleep(1.5)
+    out = b.check_output(RUN.format(ttl=60, name="drill-release") + "touch /tmp/drill-ran")
+    assert [e["reason"] for e in events(out)] == ["locked"]
+    assert not b.file("/tmp/drill-ran").exists
+    assert wait_for(lambda: a.run("systemctl is-active --quiet drill-holder").rc != 0, 20)
+    assert redis_cli(f"EXISTS {key}") == "0"  # released by its holder, 55 s before it would expire
+    # Compare-and-delete: a holder whose lock was taken meanwhile must leave the new owner's lock.
+    a.run_expect([0], "systemd-run --quiet --collect --unit=drill-holder " + RUN.format(ttl=60, name="drill-release")
+                 + "sleep 4")
+    time.sleep(1.5)
+    assert redis_cli(f"SET {key} someone-else XX KEEPTTL") == "OK"
+    try:
+        assert wait_for(lambda: a.run("systemctl is-active --quiet drill-holder").rc != 0, 20)
+        assert redis_cli(f"GET {key}") == "someone-else"
+    finally:
+        redis_cli(f"DEL {key}")
+
+
+def test_a_killed_holder_is_taken_over_only_after_its_ttl_and_its_job_dies_with_it():
+    a, b = fleet.host("at-app1"), fleet.host("at-app2")
+    ttl = 18
+    sleep_to_next_minute(seconds_after=3)
+    # Started as cron starts it (no unit whose stop would clean up after it), then only the
+    # wrapper is killed.
+    a.run_expect([0], "setsid -f " + RUN.format(ttl=ttl, name="drill-kill") + "sleep 300 >/dev/null 2>&1 </dev/null")
+    time.sleep(2)
+    assert a.run("pgrep -f '^sleep 300$'").rc == 0
+    a.run_expect([0], "pkill -KILL -f '^/usr/bin/python3 /usr/local/bin/koinonia-locked-run --ttl 18 --name drill-kill'")
+    killed = time.monotonic()
+    # The job went with it (PR_SET_PDEATHSIG): nothing runs outside the lock.
+    assert wait_for(lambda: a.run("pgrep -f '^sleep 300$'").rc != 0, 5)
+    # Another backend is refused while the lease runs (it was last extended at most ttl/3 before
+    # the kill), then gets the lock (and finds this minute already claimed).
+    reasons = []
+    while time.monotonic() - killed < ttl + 5:
+        reason = events(b.check_output(RUN.format(ttl=ttl, name="drill-kill") + "true"))[0].get("reason")
+        reasons.append((round(time.monotonic() - killed, 1), reason))
+        if reason != "locked":
+            break
+        time.sleep(0.5)
+    taken_at, reason = reasons[-1]
+    assert reason == "already ran this minute", reasons
+    assert ttl * 2 / 3 - 1 <= taken_at <= ttl + 2, reasons
+    # The next schedule slot runs on the other backend.
+    sleep_to_next_minute(seconds_after=1)
+    ran = events(b.check_output(RUN.format(ttl=ttl, name="drill-kill") + "true"))
+    assert [e["event"] for e in ran] == ["started", "finished"], ran

@@ -3,6 +3,9 @@ keep-alive load with writes (tests/loadgen.py) runs through the LB: zero failed 
 lost write. A keep-alive connection that a reload closes under a request is counted: a read is
 retried once, as HTTP/1.1 clients do, a write fails as `keepalive_reset` (never retried, never
 applied). A release that fails /health stops the rollout at the first backend, left drained."""
+import json
+import re
+
 import fleet
 from fleet import (BACKENDS, BASE, CURRENT_VERSION, MIX_WITH_WRITES, backend_version, build_release, load, playbook,
                    report, sql)
@@ -52,6 +55,24 @@ def test_rolling_deploy_under_load_fails_no_request():
     assert sql(f"SELECT count(*) FROM deploys WHERE release = '{NEXT}'") == [["1"]]  # migrated once
 
 
+def worker_pids(name):
+    return sorted(app["pid"] for app in json.loads(fleet.host(name).check_output("koinonia-api-pm2 jlist")))
+
+
+def test_site_keeps_the_deployed_release_and_reloads_nothing():
+    """The inventory still names the converged release; site.yml must not roll the fleet back."""
+    pids = {name: worker_pids(name) for name in BACKENDS}
+    run = playbook("site.yml")
+    assert_clean_output(run)
+    recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
+    changed = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.M))
+    assert changed and set(changed.values()) == {"0"}, recap
+    assert f"keeps release {NEXT}" in run.stdout
+    for name in BACKENDS:
+        assert backend_version(name) == NEXT
+        assert worker_pids(name) == pids[name]  # no PM2 reload
+
+
 def test_rollback_under_load_fails_no_request():
     with load(MIX_WITH_WRITES) as traffic:
         run = playbook("rollback.yml")
@@ -87,3 +108,21 @@ def test_rollback_after_a_failed_rollout_puts_the_first_backend_back():
         assert backend_version(name) == CURRENT_VERSION
     assert " down;" not in lb_config()
     assert fleet.hosts_seen() == set(BACKENDS)
+
+
+def test_pruning_keeps_the_most_recently_deployed_releases():
+    """Every artifact is stamped alike, so only the deploy order can say which releases are old.
+    By now the first backend went 1.3.0 -> 9.1.0 -> 1.3.0 -> 9.2.0-broken -> 1.3.0, the others
+    1.3.0 -> 9.1.0 -> 1.3.0 with 9.2.0-broken shipped but never live. Keeping two: the first keeps
+    1.3.0 and 9.2.0-broken, the others 1.3.0 and 9.1.0."""
+    run = playbook("deploy.yml", "-e", f"fleet_app_version={CURRENT_VERSION}", "-e", "backend_node_releases_keep=2")
+    assert_clean_output(run)
+    first, *others = BACKENDS
+
+    def releases(name):
+        return sorted(fleet.host(name).check_output(f"ls {BASE}/releases").split())
+
+    assert releases(first) == sorted([CURRENT_VERSION, BROKEN])
+    for name in others:
+        assert releases(name) == sorted([CURRENT_VERSION, NEXT])
+        assert backend_version(name) == CURRENT_VERSION

@@ -1,7 +1,13 @@
 """PgBouncer in front of PostgreSQL: clients get in with md5 (old clients), queries pass through, limits come from the plan."""
 import hashlib
+import sys
 
-from molecule_helpers import playbook
+from molecule_helpers import ROOT, playbook
+
+sys.path.insert(0, str(ROOT / ".collections"))
+from ansible_collections.koinonia.fleet.plugins.filter.pool_plan import pool_plan  # noqa: E402
+
+PLAN = pool_plan({"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100})
 
 PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p 6432 -U koinonia -d koinonia -Atc {sql!r}"
 ADMIN = "su postgres -c \"psql -h /var/run/postgresql -p 6432 -d pgbouncer -Atc '{sql}'\""
@@ -30,20 +36,22 @@ def test_transaction_pool_mode(host):
     assert "|transaction" in pools
 
 
-def test_pool_settings_from_plan(host):
+def test_pool_settings_are_the_plans(host):
+    """Every pool number PgBouncer runs with is the plan's, as koinonia.fleet.pool_plan computes it
+    for converge.yml's fleet (3 backends x 2 processes x connection_limit 5, PostgreSQL 100)."""
     config = {row.split("|")[0]: row.split("|")[1] for row in host.check_output(ADMIN.format(sql="show config")).splitlines()}
     assert config["pool_mode"] == "transaction"
-    assert config["max_client_conn"] == "1000"
-    # 100 max_connections - 3 reserved = 97 available for one PgBouncer.
-    assert config["max_db_connections"] == "97"
-    assert int(config["default_pool_size"]) + int(config["reserve_pool_size"]) <= 97
+    for key in ("max_client_conn", "default_pool_size", "min_pool_size", "reserve_pool_size", "max_db_connections",
+                "max_user_connections", "reserve_pool_timeout"):
+        assert float(config[key]) == float(PLAN[key]), (key, config[key], PLAN[key])
+    assert PLAN["max_db_connections"] == 97  # 100 max_connections - 3 reserved, one PgBouncer
 
 
-def test_fd_limit_from_plan(host):
+def test_fd_limit_is_the_plans(host):
     pid = host.check_output("systemctl show -p MainPID --value pgbouncer")
     limits = host.file(f"/proc/{pid}/limits").content_string
     soft = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open files"))
-    assert int(soft) >= 1000 + 35
+    assert int(soft) == PLAN["nofile"]
 
 
 def test_userlist_holds_md5_hash_not_plaintext(host):
@@ -86,4 +94,3 @@ def test_a_pool_setting_reloads_a_listen_setting_restarts(host):
     finally:
         converge()
     assert host.check_output(PSQL.format(pw="molecule-app-password", sql="select 1")) == "1"
-    assert not host.file("/etc/pgbouncer/.restart-settings.json").exists

@@ -110,7 +110,7 @@ def test_addresses(address, rendered):
     ([{**APP1, 'address': 'unix:/run/app.sock'}], "got 'unix:/run/app.sock'"),
     ([{**APP1, 'address': '10.0.0.5:3000'}], "got '10.0.0.5:3000'"),
     ([{**APP1, 'address': ''}], "got ''"),
-    ([{**APP1, 'name': 'app1\nserver evil:1;'}], 'name must be a non-empty single-line string'),
+    ([{**APP1, 'name': 'app1\nserver evil:1;'}], 'name must be one word'),
     ([{**APP1, 'state': 'drain'}], 'no active server among 1'),
     ([{**APP1, 'state': 'backup'}, {'address': '10.0.0.6', 'port': 3000, 'state': 'down'}],
      'no active server among 2'),

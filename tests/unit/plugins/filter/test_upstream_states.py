@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.koinonia.fleet.plugins.filter.upstream_states import upstream_states
@@ -63,3 +65,19 @@ def test_every_problem_is_reported_at_once():
         upstream_states(BACKENDS, {'statez': 1, 'states': {'app1': 'asleep'}, 'added': 'x', 'removed': 3})
     for fragment in ('unknown key(s) statez', "app1='asleep'", "'added' must be", "'removed' must be"):
         assert fragment in str(err.value)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                    max_leaves=10)
+RECORDS = st.dictionaries(st.sampled_from(['states', 'added', 'removed', 'other']), JSON, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(RECORDS)
+def test_any_json_record_is_applied_or_refused_never_a_raw_exception(record):
+    try:
+        result = upstream_states(BACKENDS, record)
+    except AnsibleFilterError:
+        return
+    assert isinstance(result, list) and all(isinstance(entry, dict) for entry in result)

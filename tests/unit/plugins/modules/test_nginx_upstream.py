@@ -119,7 +119,8 @@ def test_remove_takes_the_line_out_and_add_brings_an_inventory_backend_back_in_i
     ({"name": "app2", "state": "active", "address": "10.0.0.99", "port": 3000}, "is in the inventory at 10.0.0.22:3000"),
     ({"name": "app3", "state": "active", "address": "10.0.0.22", "port": 3000}, "duplicate server 10.0.0.22:3000"),
     ({"name": "app3", "state": "active", "address": "not a host", "port": 3000}, "address must be a hostname"),
-    ({"name": "app9", "state": "absent"}, "'app9' is not a backend of this load balancer (backends: app1, app2)"),
+    ({"name": "app9", "state": "drain", "address": "10.0.0.22", "port": 3000}, "duplicate server 10.0.0.22:3000"),
+    ({"name": "app 9", "state": "active", "address": "10.0.0.29", "port": 3000}, "name must be one word"),
 ])
 def test_bad_adds_and_removes_change_nothing(lb, args, fragment):
     result = change(lb, **args)
@@ -144,3 +145,35 @@ def test_removing_an_added_backend_leaves_no_trace_in_the_record(lb):
     change(lb, name="app3", state="absent")
     assert json.loads((lb / "state.json").read_text()) == {}
     assert (lb / "site.conf").read_text() == render()
+
+
+def test_removing_what_is_not_there_changes_nothing_and_says_so(lb):
+    result = change(lb, name="app9", state="absent")
+    assert not result["changed"] and "app9 is not in this load balancer's upstream" in json.dumps(result["warnings"])
+    change(lb, name="app3", state="active", address="10.0.0.23", port=3000)
+    change(lb, name="app3", state="absent")
+    assert not change(lb, name="app3", state="absent")["changed"]  # an added backend removed twice
+    assert (lb / "site.conf").read_text() == render()
+
+
+def test_an_inventory_backup_comes_back_as_a_backup(lb):
+    backends = BACKENDS + [{"name": "app3", "address": "fd00::23", "port": 3000, "state": "backup"}]
+    (lb / "site.conf").write_text(render(backends))
+    args = {"backends": backends, "max_fails": 3, "fail_timeout": "30s"}
+    run(lb, name="app3", state="absent", **args)
+    # The inventory's address in another spelling is the same server.
+    result = run(lb, name="app3", state="active", address="[FD00::23]", port=3000, **args)
+    assert result["changed"] and "backup; # app3 backup" in result["line"]
+    assert (lb / "site.conf").read_text() == render(backends)
+    assert json.loads((lb / "state.json").read_text()) == {}
+
+
+def test_an_integer_fail_timeout_renders_as_the_role_renders_it(lb):
+    (lb / "site.conf").write_text(render_timeout := "upstream u {\n" + "".join(
+        f"    {line}\n" for line in render_servers(BACKENDS, fail_timeout=10)) + "}\n")
+    run(lb, name="app3", state="active", address="10.0.0.23", port=3000, backends=BACKENDS, max_fails=3, fail_timeout=10)
+    record = json.loads((lb / "state.json").read_text())
+    expected = "upstream u {\n" + "".join(
+        f"    {line}\n" for line in render_servers(apply_record(BACKENDS, record), fail_timeout=10)) + "}\n"
+    assert (lb / "site.conf").read_text() == expected != render_timeout
+    assert "fail_timeout=10s;" in expected

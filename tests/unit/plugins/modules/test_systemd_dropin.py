@@ -49,7 +49,8 @@ def test_absent_removes_it(tmp_path):
 
 
 def test_bad_names_and_values_are_refused_all_at_once(tmp_path):
-    result = run(tmp_path, unit="pgbouncer.service", settings={"Service": {"Bad Key": 1, "Env": "a\nb"}})
+    result = run(tmp_path, unit="pgbouncer.service", settings={"Service": {"Bad Key": 1, "Env": "a\nb", "Limit": None}})
     assert result.get("failed") and "'Bad Key'" in result["msg"] and "'a\\nb'" in result["msg"]
+    assert "'Limit'=None" in result["msg"]
     assert "must be a unit name" in run(tmp_path, unit="../etc", settings={})["msg"]
     assert not any(tmp_path.glob("*.d"))
