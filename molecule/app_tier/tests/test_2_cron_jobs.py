@@ -102,9 +102,11 @@ def test_a_held_lock_makes_the_others_skip_and_only_its_holder_releases_it():
     assert wait_for(lambda: a.run("systemctl is-active --quiet drill-holder").rc != 0, 20)
     assert redis_cli(f"EXISTS {key}") == "0"  # released by its holder, 55 s before it would expire
     # Compare-and-delete: a holder whose lock was taken meanwhile must leave the new owner's lock.
-    a.run_expect([0], "systemd-run --quiet --collect --unit=drill-holder " + RUN.format(ttl=60, name="drill-release")
+    # (Another job name: this minute is claimed for drill-release, so a second run would skip.)
+    key = "koinonia:job:lock:drill-cad"
+    a.run_expect([0], "systemd-run --quiet --collect --unit=drill-holder " + RUN.format(ttl=60, name="drill-cad")
                  + "sleep 4")
-    time.sleep(1.5)
+    assert wait_for(lambda: redis_cli(f"EXISTS {key}") == "1", 5)
     assert redis_cli(f"SET {key} someone-else XX KEEPTTL") == "OK"
     try:
         assert wait_for(lambda: a.run("systemctl is-active --quiet drill-holder").rc != 0, 20)
