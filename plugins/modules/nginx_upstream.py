@@ -18,6 +18,8 @@ description:
     O(backends) (the inventory's) and the new record, the same way the role does.
   - The new site is tested with O(validate) on a candidate copy first; a refused candidate changes
     nothing, neither the site nor the record. Reloading NGINX is left to the caller.
+  - Changes are serialized per load balancer with a lock next to O(record) (C(.lock)), held from the
+    moment the site and the record are read until both are written.
   - Refuses, before anything changes, a backend the upstream does not know, a line named twice, an
     added backend that clashes with the inventory, and a change that would leave no active backend.
 options:
@@ -63,6 +65,13 @@ options:
     description: The state file (JSON, keys C(states), C(added), C(removed)); the state is stored under C(states).
     type: path
     default: /etc/nginx/koinonia-upstream-state.json
+  remember:
+    description:
+      - Whether a state change is recorded, so that later runs of the nginx_lb role keep it over the
+        inventory. An operator's drain or down is (C(true)); the drain a rolling deploy puts around a
+        backend, and the state it gives back after, are not (C(false)). Add and remove are always recorded.
+    type: bool
+    default: true
   validate:
     description:
       - Command that tests the candidate site, C(%s) standing for its path; a non-zero exit refuses the change.
@@ -122,10 +131,12 @@ line:
   sample: "server 10.0.0.6:3000 weight=1 max_fails=3 fail_timeout=10s down; # app2 drain"
 """
 
+import fcntl
 import json
 import os
 import shlex
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -163,9 +174,11 @@ def _line_of(text, name):
     return next((line.strip() for line in text.split('\n') if (parse_line(line) or {}).get('name') == name), '')
 
 
-def _change_line(site_text, record, name, state):
-    """A state change on the live line alone (no inventory needed)."""
+def _change_line(site_text, record, name, state, remember):
+    """A state change on the live line alone (no inventory needed), recorded when `remember`."""
     new_site, previous, _old_line, _new_line = set_state(site_text, name, state)
+    if not remember:
+        return new_site, previous, record
     return new_site, previous, dict(record, states=dict(record.get('states') or {}, **{name: state}))
 
 
@@ -203,6 +216,20 @@ def _change_backends(module, site_text, record, params):
     return replace_servers(site_text, lines), previous, new_record
 
 
+def _lock(module, path, timeout=120):
+    """Hold an exclusive lock on `path` until the module exits (the kernel drops it then)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                module.fail_json(msg=f"another change to this load balancer's upstream still holds {path} after {timeout} s")
+            time.sleep(0.1)
+
+
 def _write(module, path, text, mode):
     """Write through a temporary file in the same directory, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.' + os.path.basename(path) + '.')
@@ -225,12 +252,16 @@ def main():
             'site': {'type': 'path', 'default': '/etc/nginx/conf.d/koinonia-lb.conf'},
             'record': {'type': 'path', 'default': '/etc/nginx/koinonia-upstream-state.json'},
             'validate': {'type': 'str'},
+            'remember': {'type': 'bool', 'default': True},
         },
         required_if=[('state', 'absent', ['backends'])],
         required_by={'address': ['backends', 'port']},
         supports_check_mode=True,
     )
     name, state, site, record_path = (module.params[k] for k in ('name', 'state', 'site', 'record'))
+    # One change at a time per load balancer: a deploy's drain and an operator's upstreams.yml run
+    # would otherwise read the same record and site, and the later write would undo the earlier.
+    _lock(module, record_path + '.lock')
     site_text = _read(site, None)
     if site_text is None:
         module.fail_json(msg=f"{site} does not exist: render the load balancer's site (the nginx_lb role) first")
@@ -244,7 +275,7 @@ def main():
         if state == 'absent' or module.params['address'] is not None:
             new_site, previous, new_record = _change_backends(module, site_text, record, module.params)
         else:
-            new_site, previous, new_record = _change_line(site_text, record, name, state)
+            new_site, previous, new_record = _change_line(site_text, record, name, state, module.params['remember'])
     except UpstreamError as err:
         module.fail_json(msg=f"{name}={state} refused, nothing changed: {err}")
     # An empty record is not written where there was none.

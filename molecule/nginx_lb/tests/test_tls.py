@@ -1,6 +1,9 @@
 """TLS from a real ACME server (Pebble, HTTP-01 over the network), redirects and Mozilla intermediate."""
+import json
+
 import pytest
 from conftest import CURL, LB, NAME, pebble_root
+from molecule_helpers import playbook
 
 testinfra_hosts = [LB]
 
@@ -60,6 +63,29 @@ def test_renewal_swaps_the_certificate_without_restart(host):
     assert after != before
     assert host.check_output("systemctl show -p MainPID --value nginx") == master
     assert host.check_output(f"{CURL} -o /dev/null -w '%{{http_code}}' https://{NAME}/health") == "200"
+
+
+def served_names(host):
+    out = host.check_output(f"echo | openssl s_client -connect 127.0.0.1:443 -servername {NAME} 2>/dev/null"
+                            " | openssl x509 -noout -ext subjectAltName")
+    return sorted(part.strip().removeprefix("DNS:") for part in out.splitlines()[-1].split(","))
+
+
+def test_a_changed_name_list_reissues_the_certificate_at_once(host):
+    """certbot_domains gains a name: the next run issues a certificate with it right away (not at
+    the next renewal), NGINX serves it; back to one name, and a third run changes nothing."""
+    converge = "molecule/nginx_lb/converge.yml"
+    two = json.dumps({"certbot_domains": [NAME, "www.koinonia.test"]})
+    try:
+        run = playbook(converge, "--limit", "mol-lb", "-e", two)
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert served_names(host) == [NAME, "www.koinonia.test"]
+    finally:
+        back = playbook(converge, "--limit", "mol-lb")
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert served_names(host) == [NAME]
+    again = playbook(converge, "--limit", "mol-lb")
+    assert "changed=0" in again.stdout[again.stdout.rindex("PLAY RECAP"):], again.stdout[-3000:]
 
 
 def test_renewal_timer_enabled(host):

@@ -177,3 +177,31 @@ def test_an_integer_fail_timeout_renders_as_the_role_renders_it(lb):
         f"    {line}\n" for line in render_servers(apply_record(BACKENDS, record), fail_timeout=10)) + "}\n"
     assert (lb / "site.conf").read_text() == expected != render_timeout
     assert "fail_timeout=10s;" in expected
+
+
+def test_concurrent_changes_are_serialized_none_is_lost(tmp_path):
+    """Two changes at once, each validation taking a second: without the lock both read the same
+    site and record, and the second write undoes the first."""
+    backends = BACKENDS + [{"name": "app3", "address": "10.0.0.23", "port": 3000}]
+    (tmp_path / "site.conf").write_text(render(backends))
+    procs = []
+    for name in ("app2", "app3"):
+        params = {"site": str(tmp_path / "site.conf"), "record": str(tmp_path / "state.json"), "name": name,
+                  "state": "drain", "validate": "sh -c 'sleep 1; test -s \"$0\"' %s", "_ansible_tmpdir": str(tmp_path)}
+        argsfile = tmp_path / f"args-{name}.json"
+        argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+        procs.append(subprocess.Popen([sys.executable, str(MODULE), str(argsfile)], stdout=subprocess.PIPE, text=True,
+                                      env={"PYTHONPATH": ":".join(sys.path)}))
+    results = [json.loads(p.communicate(timeout=30)[0]) for p in procs]
+    assert all(r["changed"] for r in results), results
+    assert json.loads((tmp_path / "state.json").read_text()) == {"states": {"app2": "drain", "app3": "drain"}}
+    site = (tmp_path / "site.conf").read_text()
+    assert "# app2 drain" in site and "# app3 drain" in site
+
+
+def test_a_change_not_remembered_edits_the_line_and_leaves_the_record(lb):
+    (lb / "state.json").write_text(json.dumps({"states": {"app1": "down"}}))
+    result = run(lb, name="app2", state="drain", remember=False)
+    assert result["changed"] and result["site_changed"]
+    assert "# app2 drain" in (lb / "site.conf").read_text()
+    assert json.loads((lb / "state.json").read_text()) == {"states": {"app1": "down"}}
