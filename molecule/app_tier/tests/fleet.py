@@ -38,6 +38,12 @@ def sql(query):
     return [line.split(",") for line in out.splitlines() if line]
 
 
+def redis_cli(command):
+    """redis-cli on the cache host, authenticated with the inventory's password; its output."""
+    password = (ROOT / ".cache/secrets/redis_password").read_text().split()[0]
+    return host("at-cache1").check_output(f"REDISCLI_AUTH={password} redis-cli --raw {command}")
+
+
 def get(path, timeout=10):
     """GET through the load balancer over HTTPS (new connection): (status, JSON or None)."""
     conn = http.client.HTTPSConnection(LB, 443, timeout=timeout, context=ssl._create_unverified_context())

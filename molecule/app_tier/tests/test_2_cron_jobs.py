@@ -6,7 +6,7 @@ import json
 import time
 
 import fleet
-from fleet import BACKENDS, sql, wait_for
+from fleet import BACKENDS, redis_cli, sql, wait_for
 
 BODY = "recurring-messages tick"
 
@@ -75,11 +75,6 @@ def test_the_whole_compound_command_ran_on_the_backend_that_posted():
     minute = stamps[writer][:16].replace("T", " ")
     assert wait_for(lambda: runs_per_minute().get(minute), 20), (minute, stamps)
     assert runs_per_minute()[minute] == [writer], (minute, stamps)
-
-
-def redis_cli(command):
-    password = (fleet.ROOT / ".cache/secrets/redis_password").read_text().split()[0]
-    return fleet.host("at-cache1").check_output(f"REDISCLI_AUTH={password} redis-cli --raw {command}")
 
 
 RUN = "runuser -u koinonia -- koinonia-locked-run --ttl {ttl} --name {name} -- "

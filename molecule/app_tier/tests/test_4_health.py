@@ -75,3 +75,43 @@ def test_database_outage_gives_one_alert_and_one_recovery():
     database = [(b["status"], b["check"]) for b in received(seen) if b["check"] == "database"]
     assert database == [("alert", "database"), ("recovery", "database")], received(seen)
     assert all("text" in b for b in received(seen))  # Slack-compatible
+
+
+def test_a_frozen_backend_neither_owns_nor_blocks_the_database_incident():
+    """The backend that opened the incident freezes (its checks stop): the others keep the
+    incident open while they fail, none posts a second alert, and once the frozen backend's
+    report is stale (aged in Redis rather than waited for) another backend posts the recovery."""
+    apps = {name: fleet.host(name) for name in BACKENDS}
+    db = fleet.host("at-db1")
+    failing = "koinonia:failing:koinonia-api:database"
+    seen = len(received())
+    db.run_expect([0], "systemctl stop pgbouncer")
+    frozen = None
+    try:
+        apps["at-app1"].run(CHECK)
+        alerts = [b for b in received(seen) if b["check"] == "database"]
+        assert [b["status"] for b in alerts] == ["alert"], alerts
+        frozen = alerts[0]["host"]  # at-app1, or a backend whose cron run came first
+        apps[frozen].run_expect([0], "touch /var/lib/koinonia-health/pause")
+        for name, app in apps.items():
+            if name != frozen:
+                app.run(CHECK)
+    finally:
+        db.run_expect([0], "systemctl start pgbouncer")
+    try:
+        assert wait_for(lambda: fleet.get("/health/detailed")[0] == 200, 30, 1)
+        others = [name for name in BACKENDS if name != frozen]
+        for name in others:
+            apps[name].run(CHECK)
+        database = [(b["status"], b["host"]) for b in received(seen) if b["check"] == "database"]
+        assert database == [("alert", frozen)], database  # the frozen backend still reports failing
+        assert fleet.redis_cli(f"ZSCORE {failing} {frozen}") != ""
+        fleet.redis_cli(f"ZADD {failing} XX {int(time.time()) - 3600} {frozen}")  # its report goes stale
+        apps[others[0]].run(CHECK)
+        database = [(b["status"], b["host"]) for b in received(seen) if b["check"] == "database"]
+        assert database == [("alert", frozen), ("recovery", others[0])], database
+    finally:
+        if frozen:
+            apps[frozen].run_expect([0], "rm -f /var/lib/koinonia-health/pause")
+    apps[frozen].run(CHECK)  # back: healthy, nothing more to say
+    assert [b["status"] for b in received(seen) if b["check"] == "database"] == ["alert", "recovery"]
