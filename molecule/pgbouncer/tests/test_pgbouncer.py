@@ -7,7 +7,9 @@ from molecule_helpers import ROOT, playbook
 sys.path.insert(0, str(ROOT / ".collections"))
 from ansible_collections.koinonia.fleet.plugins.filter.pool_plan import pool_plan  # noqa: E402
 
-PLAN = pool_plan({"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100})
+# converge.yml's fleet, with what the role adds: its one database (the role's default) and no auth_query.
+PLAN = pool_plan({"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100,
+                  "databases": [{"name": "koinonia", "host": "127.0.0.1", "port": 5432}], "auth_user": False})
 
 PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p 6432 -U koinonia -d koinonia -Atc {sql!r}"
 ADMIN = "su postgres -c \"psql -h /var/run/postgresql -p 6432 -d pgbouncer -Atc '{sql}'\""
@@ -44,7 +46,11 @@ def test_pool_settings_are_the_plans(host):
     for key in ("max_client_conn", "default_pool_size", "min_pool_size", "reserve_pool_size", "max_db_connections",
                 "max_user_connections", "reserve_pool_timeout"):
         assert float(config[key]) == float(PLAN[key]), (key, config[key], PLAN[key])
-    assert PLAN["max_db_connections"] == 97  # 100 max_connections - 3 reserved, one PgBouncer
+    assert PLAN["max_db_connections"] == 96  # 100 max_connections - 3 reserved - 1 migration, one PgBouncer
+    out = host.check_output(ADMIN.format(sql="show databases").replace("-Atc", "-A -P footer=off -c"))
+    header, *rows = [line.split("|") for line in out.splitlines()]
+    databases = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    assert databases["koinonia"]["max_connections"] == str(PLAN["database_connections"]["koinonia"]) == "96"
 
 
 def test_fd_limit_is_the_plans(host):

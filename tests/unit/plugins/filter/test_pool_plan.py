@@ -25,7 +25,8 @@ def refusal(data):
 
 def assert_invariants(out):
     inst, pools = out['pgbouncer_instances'], out['pools']
-    avail = out['postgres_max_connections'] - out['postgres_reserved_connections'] - out['postgres_other_connections']
+    avail = (out['postgres_max_connections'] - out['postgres_reserved_connections'] - out['postgres_other_connections']
+             - out['migration_connections'] - out['monitoring_connections'])
     assert out['postgres_available'] == avail >= 1
     assert out['client_connections'] == (out['backends'] * (out['processes_per_backend'] + out['reload_surge'])
                                          * out['connection_limit'])
@@ -35,7 +36,7 @@ def assert_invariants(out):
     for key in ('max_db_connections', 'max_user_connections'):
         assert out[key] * inst <= avail
     assert out['client_connections'] <= out['max_client_conn'] * inst
-    assert out['nofile'] >= out['max_client_conn'] + (out['default_pool_size'] + out['reserve_pool_size']) * pools
+    assert out['nofile'] >= out['max_client_conn'] + out['server_connections'] // inst  # every pool at its cap
     assert 0 <= out['min_pool_size'] <= out['default_pool_size']
     assert out['default_pool_size'] >= 1
 
@@ -57,10 +58,12 @@ def test_computed_plan_for_the_seed_fleet():
     assert out == {
         **FLEET,
         'pgbouncer_instances': 1, 'postgres_reserved_connections': 3, 'postgres_other_connections': 0,
+        'migration_connections': 1, 'monitoring_connections': 0,
         'pools': 1, 'reload_surge': 1, 'postgres_cores': None, 'postgres_spindles': 0,
         'max_client_conn': 1000, 'default_pool_size': 45, 'min_pool_size': 10, 'reserve_pool_size': 5,
-        'reserve_pool_timeout': 3, 'max_db_connections': 97, 'max_user_connections': 0, 'nofile': 1152,
-        'client_connections': 45, 'server_connections': 50, 'postgres_available': 97,
+        'reserve_pool_timeout': 3, 'max_db_connections': 96, 'max_user_connections': 0, 'nofile': 1152,
+        'client_connections': 45, 'server_connections': 50, 'postgres_available': 96,
+        'database_connections': {}, 'servers': {},
     }
     assert_invariants(out)
 
@@ -70,13 +73,14 @@ def test_seed_pinned_against_max_connections_100_is_refused_by_the_guard_rail():
     assert 'max_db_connections=100' in message
     assert 'postgres_max_connections=100' in message
     assert 'postgres_reserved_connections=3' in message
-    assert 'postgres_available=97' in message
-    assert 'at most 97' in message  # the knob and the value to set
+    assert 'postgres_available=96' in message
+    assert 'migration_connections=1' in message  # prisma migrate's direct connection is budgeted
+    assert 'at most 96' in message  # the knob and the value to set
     # It is the guard rail, not the pool sizes, that does not fit.
     assert 'server_connections' not in message
 
 
-@pytest.mark.parametrize('max_db', [0, None, 97])
+@pytest.mark.parametrize('max_db', [0, None, 96])
 def test_seed_with_max_db_connections_zero_or_computed_is_accepted(max_db):
     data = {**FLEET, **SEED}
     if max_db is None:
@@ -87,7 +91,7 @@ def test_seed_with_max_db_connections_zero_or_computed_is_accepted(max_db):
     assert out['server_connections'] == 35
     assert (out['max_client_conn'], out['default_pool_size'], out['min_pool_size'],
             out['reserve_pool_size'], out['reserve_pool_timeout']) == (1000, 30, 10, 5, 3)
-    assert out['max_db_connections'] == (97 if max_db is None else max_db)
+    assert out['max_db_connections'] == (96 if max_db is None else max_db)
     assert_invariants(out)
 
 
@@ -118,22 +122,22 @@ def test_wiki_target_is_shared_by_all_instances_and_pools():
 
 def test_several_instances_and_pools_split_the_budget():
     out = pool_plan({**FLEET, 'pgbouncer_instances': 2, 'pools': 2, 'postgres_other_connections': 5})
-    assert out['postgres_available'] == 92
-    assert out['max_db_connections'] == 46
-    assert out['default_pool_size'] + out['reserve_pool_size'] <= 92 // 4
+    assert out['postgres_available'] == 91
+    assert out['max_db_connections'] == 22  # each of 2 x 2 pools gets a quarter
+    assert out['default_pool_size'] + out['reserve_pool_size'] <= 91 // 4
     assert_invariants(out)
 
 
 def test_tiny_budget_shrinks_the_computed_reserve():
     out = pool_plan({**FLEET, 'postgres_max_connections': 8})
-    assert (out['default_pool_size'], out['reserve_pool_size'], out['server_connections']) == (1, 4, 5)
+    assert (out['default_pool_size'], out['reserve_pool_size'], out['server_connections']) == (1, 3, 4)
     assert_invariants(out)
 
 
 def test_pinned_pool_size_shrinks_the_computed_reserve_to_fit():
-    out = pool_plan({**FLEET, 'default_pool_size': 95})
+    out = pool_plan({**FLEET, 'default_pool_size': 94})
     assert out['reserve_pool_size'] == 2
-    assert out['server_connections'] == 97
+    assert out['server_connections'] == 96
 
 
 def test_reserve_pool_timeout_may_be_a_float():
@@ -177,10 +181,10 @@ def test_all_violations_are_reported_together_one_per_line():
     ({'default_pool_size': 0}, 'default_pool_size must be >= 1, got 0'),
     ({'max_db_connections': -1}, 'max_db_connections must be >= 0, got -1'),
     ({'postgres_reserved_connections': 60, 'postgres_other_connections': 40},
-     'postgres_available=0 (postgres_max_connections=100 - postgres_reserved_connections=60'),
-    ({'postgres_max_connections': 5, 'pools': 3},
-     'cannot give each of pgbouncer_instances=1 x pools=3 = 3 pools even one server connection'),
-    ({'postgres_max_connections': 8, 'reserve_pool_size': 5}, 'lower reserve_pool_size to at most 4'),
+     'postgres_available=-1 on postgres (postgres_max_connections=100 - postgres_reserved_connections=60'),
+    ({'postgres_max_connections': 6, 'pools': 3},
+     'cannot give each of pgbouncer_instances=1 x 3 pool(s) on postgres even one server connection'),
+    ({'postgres_max_connections': 9, 'reserve_pool_size': 5}, 'lower reserve_pool_size to at most 4'),
     ({'default_pool_size': 93, 'reserve_pool_size': 5, 'max_db_connections': 0},
      'server_connections=98'),
     ({'max_user_connections': 98}, 'max_user_connections=98 x pgbouncer_instances=1 = 98 exceeds'),
@@ -189,7 +193,7 @@ def test_all_violations_are_reported_together_one_per_line():
     ({'nofile': 1024}, 'raise nofile to at least 1050 (or omit it: the plan computes 1152)'),
     ({'min_pool_size': 50}, 'min_pool_size=50 exceeds default_pool_size=45'),
     ({'client_connections': 40}, 'client_connections=40 was given but the plan derives 45'),
-    ({'postgres_available': 100}, 'postgres_available=100 was given but the plan derives 97'),
+    ({'postgres_available': 100}, 'postgres_available=100 was given but the plan derives 96'),
 ])
 def test_refusals_name_the_values_and_the_knob(change, expected):
     data = {**FLEET, **change}
@@ -229,7 +233,7 @@ pins = st.fixed_dictionaries({}, optional={
 @given(fleets)
 def test_computed_plan_is_accepted_exactly_when_every_pool_gets_a_connection(fleet):
     available = (fleet['postgres_max_connections'] - fleet.get('postgres_reserved_connections', 3)
-                 - fleet.get('postgres_other_connections', 0))
+                 - fleet.get('postgres_other_connections', 0) - 1)
     pools = fleet.get('pgbouncer_instances', 1) * fleet.get('pools', 1)
     if available >= pools:
         assert_invariants(pool_plan(fleet))
@@ -256,7 +260,8 @@ def test_accepted_plans_keep_the_invariants_and_are_idempotent(fleet, pinned):
 
 @FAST
 @given(fleets, st.sampled_from(sorted(set(plugin._KNOWN) - {'client_connections', 'server_connections',
-                                                            'postgres_available'})), st.booleans())
+                                                            'postgres_available', 'database_connections',
+                                                            'servers', 'databases', 'auth_user'})), st.booleans())
 def test_bools_are_refused_wherever_numbers_are_expected(fleet, key, flag):
     message = refusal({**fleet, key: flag})
     assert f'{key} must be' in message and 'bool' in message
@@ -266,7 +271,7 @@ def test_bools_are_refused_wherever_numbers_are_expected(fleet, key, flag):
 @given(fleets)
 def test_guard_rail_above_available_is_always_refused_with_its_numbers(fleet):
     available = (fleet['postgres_max_connections'] - fleet.get('postgres_reserved_connections', 3)
-                 - fleet.get('postgres_other_connections', 0))
+                 - fleet.get('postgres_other_connections', 0) - 1)
     instances = fleet.get('pgbouncer_instances', 1)
     too_many = available // instances + 1 if available >= 1 else 1
     message = refusal({**fleet, 'max_db_connections': too_many})
@@ -279,3 +284,77 @@ def test_ceil_helper_matches_math():
     for value in range(0, 500):
         for multiple in (100, 128):
             assert plugin._round_up(value, multiple) == math.ceil(value / multiple) * multiple
+
+
+# ------------------------------------------------ every pool on every PostgreSQL server
+
+PRIMARY = {'name': 'koinonia', 'host': '10.0.0.31', 'port': 5432, 'dbname': 'koinonia'}
+READ_ONLY_ON_PRIMARY = {**PRIMARY, 'name': 'koinonia_ro'}
+READ_ONLY_ON_REPLICA = {**READ_ONLY_ON_PRIMARY, 'host': '10.0.0.32'}
+
+
+@pytest.mark.parametrize('vcpus', [2, 4, 8])
+def test_two_aliases_on_one_server_share_it(vcpus):
+    """The app_tier topology (no replica): both aliases land on the primary. Before, each got
+    max_db_connections 97 and PgBouncer could open 100, 160, 194 connections against 97."""
+    out = pool_plan({**FLEET, 'processes_per_backend': vcpus, 'databases': [PRIMARY, READ_ONLY_ON_PRIMARY]})
+    assert out['database_connections'] == {'koinonia': 48, 'koinonia_ro': 48}
+    server = out['servers']['10.0.0.31:5432']
+    assert server['databases'] == ['koinonia', 'koinonia_ro']
+    assert server['server_connections'] == 96 == server['available'] == out['postgres_available']
+    assert out['pools'] == 2
+
+
+def test_a_replica_takes_the_read_alias_and_no_migrations():
+    out = pool_plan({**FLEET, 'monitoring_connections': 2, 'databases': [PRIMARY, READ_ONLY_ON_REPLICA]})
+    assert out['servers']['10.0.0.31:5432']['available'] == 100 - 3 - 2 - 1  # migrations on the primary
+    assert out['servers']['10.0.0.32:5432']['available'] == 100 - 3 - 2
+    assert out['database_connections'] == {'koinonia': 94, 'koinonia_ro': 94}  # the tighter server's share
+    assert out['pools'] == 1
+
+
+def test_auth_user_keeps_a_connection_of_each_share_for_its_lookups():
+    out = pool_plan({**FLEET, 'auth_user': True, 'databases': [PRIMARY, READ_ONLY_ON_PRIMARY]})
+    assert out['default_pool_size'] + out['reserve_pool_size'] == 48 - 1
+    assert out['servers']['10.0.0.31:5432']['server_connections'] <= 96
+
+
+def test_an_oversubscribed_server_is_refused_by_name():
+    message = refusal({**FLEET, 'default_pool_size': 45, 'reserve_pool_size': 5, 'max_db_connections': 0,
+                       'databases': [PRIMARY, READ_ONLY_ON_PRIMARY]})
+    assert 'server_connections=100 on 10.0.0.31:5432' in message
+    assert '2 pool(s) koinonia, koinonia_ro' in message
+    assert 'at most 48 per pool' in message
+
+
+def test_databases_and_auth_user_are_checked_all_at_once():
+    message = refusal({**FLEET, 'auth_user': 'yes', 'pools': 3, 'databases': [
+        {'name': 'a b', 'host': '10.0.0.31'}, {'name': 'x', 'port': 0}, 'koinonia', PRIMARY, PRIMARY]})
+    for expected in ("auth_user must be a boolean, got str 'yes'", "databases[0].name must be letters",
+                     'databases[1].host must be a non-empty string', 'databases[1].port must be between 1 and 65535',
+                     'databases[2] must be a dict', 'databases[4].name koinonia is listed twice',
+                     'pools=3 was given with databases'):
+        assert expected in message, expected
+    assert 'must be a non-empty list' in refusal({**FLEET, 'databases': []})
+
+
+aliases = st.lists(st.tuples(st.sampled_from(['10.0.0.31', '10.0.0.32']), st.sampled_from([5432, 6543])),
+                   min_size=1, max_size=4)
+
+
+@FAST
+@given(fleets.map(lambda fleet: {k: v for k, v in fleet.items() if k != 'pools'}), aliases, st.booleans(), pins)
+def test_no_server_is_ever_oversubscribed(fleet, targets, auth, pinned):
+    databases = [{'name': f'db{i}', 'host': host, 'port': port} for i, (host, port) in enumerate(targets)]
+    try:
+        out = pool_plan({**fleet, **pinned, 'auth_user': auth, 'databases': databases})
+    except AnsibleFilterError as error:
+        assert str(error).startswith('pool_plan')
+        return
+    inst = out['pgbouncer_instances']
+    for key, server in out['servers'].items():
+        per_pool = [out['database_connections'][name] for name in server['databases']]
+        if all(per_pool):  # PgBouncer enforces each of them
+            assert inst * sum(per_pool) <= server['available'], key
+        assert server['server_connections'] <= server['available'], key
+    assert pool_plan(out) == out

@@ -1,0 +1,95 @@
+"""Bad input is refused fleet-wide before any host changes, with a message naming the variable (never
+the secret), and every host stays byte-for-byte as it was; a --limit run sizes the pools from every
+backend's facts; hostile but printable passwords work end to end. Runs last: the fleet keeps the
+hostile passwords."""
+import json
+import re
+import shlex
+
+import pytest
+
+import fleet
+from fleet import BACKENDS, CHECK, events, log_length, playbook
+from molecule_helpers import flat
+
+HOSTS = ["at-lb1", *BACKENDS, "at-db1", "at-cache1"]
+# Everything the roles write that nothing else changes: /etc (configs, units, cron, the LB's
+# upstream record), the tools in /usr/local, the app's env file and live release.
+SNAPSHOT = ("find /etc /usr/local -xdev -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum; "
+            "sha256sum /srv/koinonia-api/shared/env 2>/dev/null; readlink /srv/koinonia-api/current")
+POOL = {"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100}
+SERVERS = [{"name": f"at-app{i}", "address": f"172.30.58.2{i}", "port": 3000} for i in (1, 2, 3)]
+NEWLINE_SECRET = "first-line-of-it\nsecond-line-of-it"
+
+
+def snapshot():
+    return {name: fleet.host(name).check_output(SNAPSHOT) for name in HOSTS}
+
+
+def changed(output):
+    recap = output[output.rindex("PLAY RECAP"):]
+    return dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.M))
+
+
+@pytest.fixture(scope="module")
+def before():
+    return snapshot()
+
+
+REFUSALS = {
+    "oversubscribed plan": ({"fleet_pool": {**POOL, "default_pool_size": 30, "reserve_pool_size": 5,
+                                            "max_db_connections": 100}}, "max_db_connections=100"),
+    "no backends": ({"nginx_lb_backends": []}, "the server list is empty"),
+    "duplicate backends": ({"nginx_lb_backends": [SERVERS[0], {**SERVERS[1], "address": "172.30.58.21"}]},
+                           "172.30.58.21:3000"),
+    "unknown upstream state": ({"nginx_lb_backends": [SERVERS[0], {**SERVERS[1], "state": "paused"}]}, "paused"),
+    "replica pointed at itself": ({"postgresql_role": "replica", "postgresql_primary_host": "172.30.58.31",
+                                   "postgresql_replication_slot": "at_db1"}, "is this replica itself"),
+    "password with a line break": ({"fleet_redis_password": NEWLINE_SECRET},
+                                   "redis_password must be printable characters"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_bad_input_is_refused_before_any_host_changes(case, before):
+    extra, message = REFUSALS[case]
+    run = playbook("site.yml", "-e", json.dumps(extra))
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out[-3000:]
+    assert message in flat(out), out[-3000:]
+    assert "PLAY [PostgreSQL primary]" not in out, "a play after the preflight ran"
+    assert set(changed(out).values()) == {"0"}, out[-2000:]
+    for part in NEWLINE_SECRET.split("\n"):
+        assert part not in out
+    assert snapshot() == before
+
+
+def test_a_limited_run_sizes_the_pools_from_every_backend():
+    """--limit at-db1: the backends are outside the run, but the pool plan still counts their
+    vCPUs (before, it fell back to 1 worker per backend and shrank PgBouncer's pools)."""
+    run = playbook("site.yml", "--limit", "at-db1")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert changed(run.stdout) == {"at-db1": "0"}, run.stdout[-3000:]
+
+
+HOSTILE = "p@ss:w/rd \"$%#?'\\ x`~{}[]&*;=+,<>|!^ end"
+
+
+def test_hostile_printable_passwords_work_end_to_end():
+    """A database and a Redis password with @ : / \" $ % # ? ' \\ ` space and the rest: PostgreSQL,
+    PgBouncer, Redis, the app's env file and the health check and jobs all take them."""
+    run = playbook("site.yml", "-e", json.dumps({"fleet_db_password": HOSTILE, "fleet_redis_password": HOSTILE}))
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert HOSTILE not in run.stdout + run.stderr
+    for name in BACKENDS:
+        app = fleet.host(name)
+        detailed = json.loads(app.check_output("curl -fsS -m 5 http://127.0.0.1:3000/health/detailed"))
+        assert detailed["checks"]["database"]["ok"] and detailed["checks"]["redis"]["ok"], (name, detailed)
+        start = log_length(app)
+        app.run(CHECK)
+        ok = [e for e in events(app, start) if e["event"] == "health_ok"]
+        assert ok and ok[-1]["database"] and ok[-1]["redis"], events(app, start)
+    assert fleet.get("/api/messages")[0] == 200
+    assert fleet.get("/api/online")[0] == 200
+    auth = fleet.host("at-cache1").run(f"REDISCLI_AUTH={shlex.quote(HOSTILE)} redis-cli --no-auth-warning ping")
+    assert auth.stdout.strip() == "PONG", auth.stderr
