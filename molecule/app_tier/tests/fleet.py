@@ -14,6 +14,8 @@ from molecule_helpers import ROOT, node
 RELEASES = ROOT / "build" / "releases"
 LB = "172.30.58.10"
 BACKENDS = ["at-app1", "at-app2", "at-app3"]
+# The backends' private addresses: the app listens there only (the LB is the way in).
+ADDRESS = {"at-app1": "172.30.58.21", "at-app2": "172.30.58.22", "at-app3": "172.30.58.23"}
 BASE = "/srv/koinonia-api"
 CURRENT_VERSION = json.loads((ROOT / "examples/app/package.json").read_text())["version"]
 
@@ -145,7 +147,7 @@ def build_release(version, broken=False):
 
 def backend_version(name):
     """The version the app on a backend reports, straight from the backend."""
-    return json.loads(host(name).check_output("curl -fsS -m 5 http://127.0.0.1:3000/health"))["version"]
+    return json.loads(host(name).check_output(f"curl -fsS -m 5 http://{ADDRESS[name]}:3000/health"))["version"]
 
 
 # The health check (health_cron) and its log.

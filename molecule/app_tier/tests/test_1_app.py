@@ -69,7 +69,7 @@ def test_pm2_wrapper_refuses_to_start_a_stray_daemon():
         assert app.run("pgrep -u koinonia -f 'PM2 v'").rc == 1
     finally:
         app.run_expect([0], "systemctl start koinonia-api")
-        assert fleet.wait_for(lambda: app.run("curl -fsS -m 2 http://127.0.0.1:3000/health").rc == 0, 60)
+        assert fleet.wait_for(lambda: app.run(f"curl -fsS -m 2 http://{fleet.ADDRESS['at-app3']}:3000/health").rc == 0, 60)
         # Back in the LB's rotation (its passive check may have counted the stop) before the next test.
         assert fleet.wait_for(lambda: "at-app3" in fleet.hosts_seen(count=10), 30)
 

@@ -17,8 +17,8 @@ def received(since=0):
     return [json.loads(line)["body"] for line in receiver.file(RECEIVED).content_string.splitlines()[since:]]
 
 
-def serving(host):
-    return host.run("curl -fsS -m 3 http://127.0.0.1:3000/health").rc == 0
+def serving(name):
+    return fleet.host(name).run(f"curl -fsS -m 3 http://{fleet.ADDRESS[name]}:3000/health").rc == 0
 
 
 def test_cron_runs_the_health_check_every_minute():
@@ -34,7 +34,7 @@ def test_killed_app_serves_again_within_60s_and_the_check_logs_it():
     start = log_length(app)
     app.run_expect([0], "systemctl kill --signal=SIGKILL koinonia-api")
     began = time.monotonic()
-    assert wait_for(lambda: serving(app), 60, 1)
+    assert wait_for(lambda: serving("at-app2"), 60, 1)
     assert time.monotonic() - began < 60
     app.run(CHECK)
     assert "app_restarted_by_systemd" in [e["event"] for e in events(app, start)]
@@ -48,7 +48,7 @@ def test_stopped_app_is_restarted_by_the_health_check():
     app.run_expect([0], "systemctl stop koinonia-api")
     for _ in range(threshold):
         app.run(CHECK)
-    assert wait_for(lambda: serving(app), 60, 1)
+    assert wait_for(lambda: serving("at-app3"), 60, 1)
     names = [e["event"] for e in events(app, start)]
     assert "app_restarted" in names and "health_failed" in names
     app.run(CHECK)

@@ -24,10 +24,9 @@ import time
 import pytest
 
 import fleet
-from fleet import CHECK, MIX_WITH_WRITES, events, load, log_length, report, wait_for
+from fleet import ADDRESS, CHECK, MIX_WITH_WRITES, events, load, log_length, report, wait_for
 
 ERROR_LOG = "/var/log/nginx/error.log"
-ADDRESS = {"at-app1": "172.30.58.21", "at-app2": "172.30.58.22", "at-app3": "172.30.58.23"}
 # The LB's proxy_read_timeout (nginx_lb_proxy_read_timeout): a request on a hung backend waits
 # this long before NGINX tries it on another one.
 READ_TIMEOUT_S = 5

@@ -20,3 +20,11 @@ def test_host_not_in_pg_hba_refused(replica):
 def test_pgbouncer_host_may_reach_primary_directly(host):
     out = psql(host, "select 1", port=5432, server="mol-db-primary")
     assert out.rc == 0, out.stderr
+
+
+def test_pgbouncer_refuses_a_host_not_in_its_client_cidrs(replica):
+    # PgBouncer listens on its private address too, but logins come from loopback only here
+    # (pgbouncer_client_cidrs): the right password from another host is refused.
+    out = psql(replica, "select 1", port=6432, server="mol-pgb")
+    assert out.rc != 0
+    assert "rejected" in out.stderr, out.stderr  # PgBouncer: "login rejected" (no hba line matches)

@@ -71,7 +71,8 @@ def test_userlist_holds_md5_hash_not_plaintext(host):
 
 
 def test_md5_in_both_hba_files(host):
-    assert "koinonia   0.0.0.0/0   md5" in host.file("/etc/pgbouncer/pgbouncer_hba.conf").content_string
+    hba = host.file("/etc/pgbouncer/pgbouncer_hba.conf").content_string
+    assert "koinonia   127.0.0.1/32   md5" in hba and "0.0.0.0/0   md5" not in hba  # loopback only by default
     assert "koinonia   127.0.0.1/32   md5" in host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
 
 

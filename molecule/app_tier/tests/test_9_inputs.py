@@ -47,6 +47,9 @@ REFUSALS = {
                                    "postgresql_replication_slot": "at_db1"}, "is this replica itself"),
     "password with a line break": ({"fleet_redis_password": NEWLINE_SECRET},
                                    "redis_password must be printable characters"),
+    "firewall flow with a bad port": ({"fleet_firewall_extra_flows": [{"name": "bad", "to": "redis", "ports": [70000],
+                                                                         "from": ["backends"]}]},
+                                      "ports[0] must be between 1 and 65535, got 70000"),
 }
 
 
@@ -83,7 +86,7 @@ def test_hostile_printable_passwords_work_end_to_end():
     assert HOSTILE not in run.stdout + run.stderr
     for name in BACKENDS:
         app = fleet.host(name)
-        detailed = json.loads(app.check_output("curl -fsS -m 5 http://127.0.0.1:3000/health/detailed"))
+        detailed = json.loads(app.check_output(f"curl -fsS -m 5 http://{fleet.ADDRESS[name]}:3000/health/detailed"))
         assert detailed["checks"]["database"]["ok"] and detailed["checks"]["redis"]["ok"], (name, detailed)
         start = log_length(app)
         app.run(CHECK)
