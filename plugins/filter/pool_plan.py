@@ -329,8 +329,9 @@ def pool_plan(data):
 
     out = {k: p[k] for k in _REQUIRED + tuple(_DEFAULTS)}
     out.update({k: given[k] for k in _OPTIONAL if k in given})
+    every_database = demand * (len(given['databases']) if 'databases' in given else 1)
     out.update(
-        max_client_conn=given.get('max_client_conn', max(1000, _round_up(2 * demand, 100))),
+        max_client_conn=given.get('max_client_conn', max(1000, _round_up(2 * every_database, 100))),
         default_pool_size=dps,
         min_pool_size=given.get('min_pool_size', min(10, dps)),
         reserve_pool_size=reserve,
@@ -367,6 +368,10 @@ def pool_plan(data):
                postgres_available=avail[primary],
                database_connections=cap if 'databases' in given else {},
                servers=report if 'databases' in given else {})
+    if auth and max_db == 0:
+        errors.append("max_db_connections=0 with auth_user: auth_query lets any role log in with a pool of its own, "
+                      "so only a per-database cap bounds the server; drop max_db_connections (the plan computes each "
+                      "database's share) or pin a non-zero one")
     for name, value in (('max_db_connections', max_db), ('max_user_connections', max_user)):
         if value > 0 and value * inst > avail[tightest]:
             errors.append(
@@ -374,12 +379,15 @@ def pool_plan(data):
                 f"set {name} to at most {avail[tightest] // inst} (or 0 to let default_pool_size + "
                 f"reserve_pool_size govern), or raise postgres_max_connections to at least "
                 f"{p['postgres_max_connections'] - avail[tightest] + value * inst}")
-    if client > mcc * inst:
+    # max_client_conn is PgBouncer-wide: every app process may hold connection_limit on each database.
+    aliases = len(cap) if 'databases' in given else 1
+    if client * aliases > mcc * inst:
         errors.append(
             f"client_connections={client} (backends={p['backends']} x (processes_per_backend="
             f"{p['processes_per_backend']} + reload_surge={p['reload_surge']}) x connection_limit="
-            f"{p['connection_limit']}) exceeds max_client_conn={mcc} x pgbouncer_instances={inst} = "
-            f"{mcc * inst}; raise max_client_conn to at least {demand} or lower backends / "
+            f"{p['connection_limit']})" + (f" x {aliases} databases" if aliases > 1 else "")
+            + f" exceeds max_client_conn={mcc} x pgbouncer_instances={inst} = "
+            f"{mcc * inst}; raise max_client_conn to at least {-(-client * aliases // inst)} or lower backends / "
             f"processes_per_backend / connection_limit")
     if out['nofile'] < fds:
         errors.append(

@@ -109,7 +109,8 @@ def test_a_frozen_backend_neither_owns_nor_blocks_the_database_incident():
         fleet.redis_cli(f"ZADD {failing} XX {int(time.time()) - 3600} {frozen}")  # its report goes stale
         apps[others[0]].run(CHECK)
         database = [(b["status"], b["host"]) for b in received(seen) if b["check"] == "database"]
-        assert database == [("alert", frozen), ("recovery", others[0])], database
+        # the recovery comes from whichever healthy backend ran first (this run, or the other's cron)
+        assert [d[0] for d in database] == ["alert", "recovery"] and database[1][1] in others, database
     finally:
         if frozen:
             apps[frozen].run_expect([0], "rm -f /var/lib/koinonia-health/pause")

@@ -358,3 +358,16 @@ def test_no_server_is_ever_oversubscribed(fleet, targets, auth, pinned):
             assert inst * sum(per_pool) <= server['available'], key
         assert server['server_connections'] <= server['available'], key
     assert pool_plan(out) == out
+
+
+def test_an_unlimited_database_cap_is_refused_with_auth_user():
+    assert 'max_db_connections=0 with auth_user' in refusal(
+        {**FLEET, 'auth_user': True, 'max_db_connections': 0, 'databases': [PRIMARY]})
+
+
+def test_max_client_conn_covers_every_database_each_process_uses():
+    # 45 clients per database, two databases: 90 connections on one PgBouncer.
+    message = refusal({**FLEET, 'max_client_conn': 60, 'databases': [PRIMARY, READ_ONLY_ON_REPLICA]})
+    assert 'client_connections=45 (backends=3 x (processes_per_backend=2 + reload_surge=1) x connection_limit=5) ' \
+           'x 2 databases exceeds max_client_conn=60' in message
+    assert 'raise max_client_conn to at least 90' in message
