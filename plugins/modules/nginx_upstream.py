@@ -299,8 +299,10 @@ def main():
             if rc != 0:
                 module.fail_json(msg=f"{name}={state} refused by validate, nothing changed", rc=rc, stdout=out, stderr=err)
         _write(module, site, new_site, os.stat(site).st_mode & 0o7777)
-    # Recorded once the site passed validation, so a refused change leaves no trace.
-    _write(module, record_path, new_record_text, 0o644)
+    # Recorded once the site passed validation, so a refused change leaves no trace; an unchanged
+    # record (a deploy's drain, which is not remembered) is not touched, nor created empty.
+    if new_record_text != old_record_text:
+        _write(module, record_path, new_record_text, 0o644)
     module.exit_json(**result)
 
 

@@ -16,7 +16,7 @@ HOSTS = ["at-lb1", *BACKENDS, "at-db1", "at-cache1"]
 # Everything the roles write that nothing else changes: /etc (configs, units, cron, the LB's
 # upstream record), the tools in /usr/local, the app's env file and live release.
 SNAPSHOT = ("find /etc /usr/local -xdev -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum; "
-            "sha256sum /srv/koinonia-api/shared/env 2>/dev/null; readlink /srv/koinonia-api/current")
+            "sha256sum /srv/koinonia-api/shared/env 2>/dev/null; readlink /srv/koinonia-api/current; true")
 POOL = {"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100}
 SERVERS = [{"name": f"at-app{i}", "address": f"172.30.58.2{i}", "port": 3000} for i in (1, 2, 3)]
 NEWLINE_SECRET = "first-line-of-it\nsecond-line-of-it"

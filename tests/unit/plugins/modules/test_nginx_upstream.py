@@ -205,3 +205,11 @@ def test_a_change_not_remembered_edits_the_line_and_leaves_the_record(lb):
     assert result["changed"] and result["site_changed"]
     assert "# app2 drain" in (lb / "site.conf").read_text()
     assert json.loads((lb / "state.json").read_text()) == {"states": {"app1": "down"}}
+
+
+def test_a_change_not_remembered_creates_no_record(lb):
+    """A deploy's drain on a load balancer with no record yet: no record appears (an empty file
+    used to, and the nginx_lb role's next run could not parse it)."""
+    assert run(lb, name="app2", state="drain", remember=False)["site_changed"]
+    assert run(lb, name="app2", state="active", remember=False)["site_changed"]
+    assert not (lb / "state.json").exists()
