@@ -151,8 +151,8 @@ def firewall_rules(flows, groups, hostvars, host, address_var='fleet_private_ip'
             continue
         rules.append({
             'name': name, 'ports': sorted(set(ports)), 'any': anyone,
-            'ipv4': sorted((n for n in networks if ':' not in n), key=lambda n: ipaddress.ip_network(n)),
-            'ipv6': sorted((n for n in networks if ':' in n), key=lambda n: ipaddress.ip_network(n)),
+            'ipv4': sorted((n for n in networks if ':' not in n), key=ipaddress.ip_network),
+            'ipv6': sorted((n for n in networks if ':' in n), key=ipaddress.ip_network),
         })
     refuse_if(errors, 'firewall_rules refused')
     return rules

@@ -16,8 +16,8 @@ FLOWS = [
 ]
 
 
-def rules(host, flows=FLOWS):
-    return firewall_rules(flows, GROUPS, HOSTVARS, host)
+def rules(host, flows=None):
+    return firewall_rules(FLOWS if flows is None else flows, GROUPS, HOSTVARS, host)
 
 
 def refusal(flows):
