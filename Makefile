@@ -45,12 +45,15 @@ release: ## build the release artifacts on the controller: the app and PM2 (npm 
 	bash scripts/build-release.sh >/dev/null
 	RELEASE_SOURCE=runtime/pm2 RELEASE_NAME=pm2 bash scripts/build-release.sh >/dev/null
 
-lint: setup ## yamllint, ansible-lint (production profile), ruff, changelog, role variables documented in agreement, ansible-test sanity
+lint: setup ## yamllint, ansible-lint (production profile), ruff, changelog, role variables documented in agreement, the production inventory, ansible-test sanity
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
 	antsibull-changelog lint
 	$(PY) scripts/check-role-specs.py
+	@# The production example parses, its vault opens with the example's throwaway password.
+	ansible-inventory -i inventories/production/hosts.yml --graph \
+	  --vault-password-file inventories/production/example-vault-password.txt >/dev/null
 	bash scripts/ansible-test.sh sanity
 
 unit: setup ## unit tests (ansible-test units): filters and modules (pytest + hypothesis) and the load tool

@@ -23,6 +23,11 @@ and max latency, per route and overall, and the first failures with their times.
   tests/loadgen.py https://172.30.58.10 --host-header api.koinonia.test --duration 30 \\
       --route 'health GET /health 4 25' --route 'db GET /api/messages?limit=1 2 10'
 
+With --target-file FILE instead of a target, every new connection goes where FILE says at that
+moment ("URL [HOST-HEADER]"), as a client follows DNS: the migration drill moves its clients from
+the single server to the load balancer by rewriting the file. The summary counts requests per
+target (`targets`).
+
 Route spec: "NAME METHOD PATH CLIENTS RATE". A POST sends {"body": "<run id> <n>"} and the
 summary lists the ids the server returned (`written`), so lost writes can be counted.
 """
@@ -78,6 +83,7 @@ class Record:
     status: int  # 0: no HTTP answer
     kind: str  # "ok", "http_<status>", "timeout", "refused", "reset", "keepalive_reset", "tls", "error"
     host: str = ""  # the backend that answered, when the JSON reply names it
+    target: str = ""  # where the request went (with a target file, it changes)
     version: str = ""  # the release that answered, likewise
     detail: str = ""
 
@@ -156,6 +162,7 @@ class Load:
     host_header: str = ""
     new_connection: bool = False
     slow_ms: float = 2000.0
+    target_file: str = ""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     records: list = field(default_factory=list)
     written: list = field(default_factory=list)
@@ -163,13 +170,11 @@ class Load:
     keepalive_closed: int = 0
 
     def __post_init__(self):
-        url = urlsplit(self.target)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"target {self.target!r}: want http(s)://host[:port]")
-        self._scheme, self._hostname = url.scheme, url.hostname
-        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._checked = {}
+        if self.target_file:
+            self.target, self.host_header = self._read_target_file()
+        self._scheme, self._hostname, self._port = self._parse(self.target)
         self.routes = [r if isinstance(r, Route) else Route.parse(r) for r in self.routes]
-        check_target(self._hostname)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
@@ -177,13 +182,43 @@ class Load:
         self._seq = 0
         self.started = self.ended = None
 
+    def _parse(self, target):
+        """(scheme, host, port) of a target URL, refused unless it is on this machine."""
+        url = urlsplit(target)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"target {target!r}: want http(s)://host[:port]")
+        if url.hostname not in self._checked:
+            check_target(url.hostname)
+            self._checked[url.hostname] = True
+        return url.scheme, url.hostname, url.port or (443 if url.scheme == "https" else 80)
+
+    def _read_target_file(self):
+        with open(self.target_file, encoding="utf-8") as handle:
+            words = handle.read().split()
+        if not words:
+            raise ValueError(f"target file {self.target_file}: empty; want 'URL [HOST-HEADER]'")
+        return words[0], (words[1] if len(words) > 1 else "")
+
     # -- one client -------------------------------------------------------------------------
     def _connect(self):
-        if self._scheme == "https":
+        target, host_header, (scheme, hostname, port) = self.target, self.host_header, (self._scheme, self._hostname, self._port)
+        if self.target_file:
+            try:
+                target, host_header = self._read_target_file()
+                scheme, hostname, port = self._parse(target)
+            except (OSError, ValueError):
+                target, host_header = self.target, self.host_header  # mid-rewrite: keep the last good one
+            else:
+                with self._lock:
+                    self.target = target
+        if scheme == "https":
             ctx = ssl.create_default_context()
             ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the drills' LB is self-signed or Pebble's
-            return http.client.HTTPSConnection(self._hostname, self._port, timeout=self.timeout, context=ctx)
-        return http.client.HTTPConnection(self._hostname, self._port, timeout=self.timeout)
+            conn = http.client.HTTPSConnection(hostname, port, timeout=self.timeout, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(hostname, port, timeout=self.timeout)
+        conn.koinonia_target, conn.koinonia_host_header = target, host_header or hostname
+        return conn
 
     def _take(self):
         with self._lock:
@@ -194,7 +229,7 @@ class Load:
             return self._seq
 
     def _once(self, conn, route, seq):
-        headers = {"Host": self.host_header or self._hostname, "User-Agent": "koinonia-loadgen"}
+        headers = {"Host": conn.koinonia_host_header, "User-Agent": "koinonia-loadgen"}
         if self.new_connection:
             headers["Connection"] = "close"
         body = None
@@ -226,7 +261,7 @@ class Load:
                 if due > now and self._stop.wait(due - now):
                     return
                 due = max(due + interval, time.monotonic())  # never catch up in a burst
-            start, status, kind, payload, detail = time.time(), 0, "ok", b"", ""
+            start, status, kind, payload, detail, target = time.time(), 0, "ok", b"", "", ""
             for attempt in (1, 2):
                 if conn is not None and (conn.sock is None or self.new_connection):
                     used = 0  # http.client reconnects by itself after a "Connection: close" answer
@@ -238,6 +273,7 @@ class Load:
                 if conn is None:
                     conn, used = self._connect(), 0
                     held[:] = [conn]
+                target = conn.koinonia_target
                 try:
                     status, payload = self._once(conn, route, seq)
                     used += 1
@@ -260,7 +296,7 @@ class Load:
             if self.new_connection and conn is not None:
                 conn.close()
                 conn = None
-            record = Record(route.name, start, end, status, kind, detail=detail)
+            record = Record(route.name, start, end, status, kind, detail=detail, target=target)
             if payload[:1] == b"{":
                 try:
                     reply = json.loads(payload)
@@ -315,8 +351,9 @@ class Load:
         for r in records:
             if not r.ok:
                 kinds[r.kind] = kinds.get(r.kind, 0) + 1
-        hosts, versions = {}, {}
+        hosts, versions, targets = {}, {}, {}
         for r in records:
+            targets[r.target] = targets.get(r.target, 0) + 1
             if r.host:
                 hosts[r.host] = hosts.get(r.host, 0) + 1
             if r.version:
@@ -325,7 +362,7 @@ class Load:
             "requests": len(records), "ok": sum(r.ok for r in records), "failed": len(records) - sum(r.ok for r in records),
             "failures_by_kind": kinds, "p50_ms": percentile(times, 0.50), "p99_ms": percentile(times, 0.99),
             "max_ms": round(max(times), 1) if times else None, "slower_than_slow_ms": sum(t > slow_ms for t in times),
-            "hosts": hosts, "versions": versions,
+            "hosts": hosts, "versions": versions, "targets": targets,
         }
 
     def summary(self, first_failures=50):
@@ -342,7 +379,7 @@ class Load:
                                     **self._stats([r for r in records if r.route == route.name], self.slow_ms)}
                        for route in self.routes},
             "first_failures": [{"route": r.route, "start": round(r.start, 3), "end": round(r.end, 3), "kind": r.kind,
-                                "status": r.status, "detail": r.detail}
+                                "status": r.status, "detail": r.detail, "target": r.target}
                                for r in records if not r.ok][:first_failures],
         }
         if any(route.method == "POST" for route in self.routes):
@@ -352,7 +389,8 @@ class Load:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("target", help="http(s)://host[:port] on this machine")
+    parser.add_argument("target", nargs="?", default="", help="http(s)://host[:port] on this machine")
+    parser.add_argument("--target-file", default="", help="a file naming the target for each new connection ('URL [HOST]')")
     parser.add_argument("--route", action="append", required=True, help="'NAME METHOD PATH CLIENTS RATE'")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds (at most 3600)")
     parser.add_argument("--max-requests", type=int, default=100000, help="at most 1,000,000")
@@ -367,8 +405,8 @@ def main(argv=None):
     try:
         load = Load(args.target, args.route, duration=args.duration, max_requests=args.max_requests,
                     timeout=args.timeout, host_header=args.host_header, new_connection=args.new_connection,
-                    slow_ms=args.slow_ms)
-    except ValueError as exc:
+                    slow_ms=args.slow_ms, target_file=args.target_file)
+    except (OSError, ValueError) as exc:
         parser.error(str(exc))
     # SIGINT or SIGTERM stops the run early and still writes the summary. A shell starts a
     # background job with SIGINT ignored, so both handlers are installed explicitly.

@@ -176,7 +176,8 @@ app.get('/health/detailed', async (req, res) => {
   const ok = database.ok && redisCheck.ok;
   if (!ok) res.set('Retry-After', '1');
   res.status(ok ? 200 : 503).json({
-    status: ok ? 'ok' : 'degraded', host: HOSTNAME, version: VERSION, checks: { database, redis: redisCheck },
+    status: ok ? 'ok' : 'degraded', host: HOSTNAME, version: VERSION, pid: process.pid,
+    checks: { database, redis: redisCheck },
   });
 });
 

@@ -139,3 +139,34 @@ def test_a_post_is_never_retried(server):
     assert summary["failures_by_kind"] == {"keepalive_reset": 1}
     assert summary["keepalive_resets"] == 0
     assert server.posts == 2  # each sent once
+
+
+def test_new_connections_follow_the_target_file(tmp_path):
+    """As clients follow DNS: after the file names another server, new connections go there."""
+    servers = []
+    for _server in range(2):
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        srv.daemon_threads, srv.close_after, srv.posts = True, 0, 0
+        srv.count_ok = lambda: False
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+    try:
+        dns = tmp_path / "dns"
+        dns.write_text(f"{url(servers[0])}\n")
+        load = loadgen.Load("", ["ok GET /ok 1 50"], duration=1.2, new_connection=True, target_file=str(dns)).start()
+        threading.Timer(0.5, lambda: dns.write_text(f"{url(servers[1])} api.example.test\n")).start()
+        summary = load.wait().summary()
+        assert summary["failed"] == 0
+        assert set(summary["targets"]) == {url(servers[0]), url(servers[1])}
+        assert min(summary["targets"].values()) >= 10
+    finally:
+        for srv in servers:
+            srv.shutdown()
+            srv.server_close()
+
+
+def test_a_target_file_off_this_machine_is_refused(tmp_path):
+    dns = tmp_path / "dns"
+    dns.write_text("https://192.0.2.10\n")
+    with pytest.raises(SystemExit, match="refused"):
+        loadgen.Load("", ["x GET / 1 0"], target_file=str(dns))

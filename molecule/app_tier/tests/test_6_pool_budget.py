@@ -1,12 +1,14 @@
-"""Every server connection is in the budget: with no replica both PgBouncer aliases (koinonia and
-koinonia_ro) land on the primary, and the maximum clients on both at once never take PostgreSQL
-past what the plan leaves it."""
+"""Every server connection is in the budget: each PgBouncer alias lands on its own server since
+phase 6 (koinonia on the primary, koinonia_ro on the replica), capped at what the plan leaves that
+server, and the maximum clients on both aliases at once never take either server past it."""
 import re
 import shlex
 
 import fleet
 
-DB = "at-db1"
+DB = "at-db1"  # PostgreSQL primary and PgBouncer
+SERVERS = {"koinonia": "at-db1", "koinonia_ro": "at-db2"}
+ADDRESSES = {"at-db1": "172.30.58.31", "at-db2": "172.30.58.32"}
 SAMPLES = "/var/tmp/koinonia-pool-samples"
 SAMPLE_SQL = "select count(*) from pg_stat_activity where usename = 'koinonia' and backend_type = 'client backend'"
 SAMPLER = ("runuser -u postgres -- sh -c "
@@ -22,18 +24,24 @@ def admin(host, command):
     return [dict(zip(header, row, strict=True)) for row in rows]
 
 
-def available(host):
+def available(name):
     """max_connections minus the superusers' reserve and prisma migrate's connection (the plan's)."""
-    show = {name: int(fleet.sql(f"show {name}")[0][0]) for name in ("max_connections", "superuser_reserved_connections")}
-    return show["max_connections"] - show["superuser_reserved_connections"] - 1
+    def show(setting):
+        psql = f"psql -XAtc {shlex.quote('show ' + setting)}"
+        return int(fleet.host(name).check_output(f"su postgres -c {shlex.quote(psql)}"))
+    return show("max_connections") - show("superuser_reserved_connections") - 1
 
 
-def test_both_aliases_share_the_primary():
-    db = fleet.host(DB)
-    caps = {row["name"]: int(row["max_connections"]) for row in admin(db, "show databases") if row["name"] != "pgbouncer"}
-    assert set(caps) == {"koinonia", "koinonia_ro"}
-    assert all(cap > 0 for cap in caps.values()), caps
-    assert sum(caps.values()) <= available(db), caps
+def databases():
+    return {row["name"]: row for row in admin(fleet.host(DB), "show databases") if row["name"] != "pgbouncer"}
+
+
+def test_each_alias_has_its_own_server_and_a_cap_within_it():
+    rows = databases()
+    assert set(rows) == set(SERVERS)
+    for alias, server in SERVERS.items():
+        assert rows[alias]["host"] == ADDRESSES[server], rows[alias]
+        assert 0 < int(rows[alias]["max_connections"]) <= available(server), rows[alias]
 
 
 def test_maximum_clients_on_both_aliases_stay_within_the_plan():
@@ -42,21 +50,27 @@ def test_maximum_clients_on_both_aliases_stay_within_the_plan():
     db.run_expect([0], "printf 'SELECT pg_sleep(0.2);\\n' > /var/tmp/koinonia-sleep.sql")
     bench = (f"PGPASSWORD={shlex.quote(password)} pgbench -h 127.0.0.1 -p 6432 -U koinonia -n -c {CLIENTS} -j 2 -T 8 "
              "-f /var/tmp/koinonia-sleep.sql {alias} > /var/tmp/koinonia-bench-{alias}.out 2>&1")
-    both = " & ".join(bench.format(alias=alias) for alias in ("koinonia", "koinonia_ro")) + " & wait"
-    db.run(f"rm -f {SAMPLES}")
-    db.run_expect([0], f"systemd-run --quiet --collect --unit=koinonia-pool-sampler sh -c {shlex.quote(SAMPLER)}")
+    both = " & ".join(bench.format(alias=alias) for alias in SERVERS) + " & wait"
+    servers = sorted(set(SERVERS.values()))
+    for name in servers:
+        fleet.host(name).run(f"rm -f {SAMPLES}")
+        fleet.host(name).run_expect(
+            [0], f"systemd-run --quiet --collect --unit=koinonia-pool-sampler sh -c {shlex.quote(SAMPLER)}")
     try:
         db.run(f"ulimit -n 8192; {both}")
     finally:
-        db.run("systemctl stop koinonia-pool-sampler")
-    samples = [int(s) for s in db.file(SAMPLES).content_string.split()]
-    for alias in ("koinonia", "koinonia_ro"):
+        for name in servers:
+            fleet.host(name).run("systemctl stop koinonia-pool-sampler")
+    samples = {name: [int(x) for x in fleet.host(name).file(SAMPLES).content_string.split()] for name in servers}
+    for alias in SERVERS:
         out = db.file(f"/var/tmp/koinonia-bench-{alias}.out").content_string
         assert f"number of clients: {CLIENTS}" in out, out[-2000:]
         assert re.search(r"number of failed transactions: 0 ", out), out[-2000:]
         assert "remaining connection slots" not in out and "too many clients" not in out, out[-2000:]
-    caps = sum(int(row["max_connections"]) for row in admin(db, "show databases") if row["name"] != "pgbouncer")
-    assert max(samples) > 50, f"the load never filled the pools ({max(samples)} server connections)"
-    assert max(samples) <= caps <= available(db), (max(samples), caps, available(db))
-    print(f"{2 * CLIENTS} clients on both aliases: PostgreSQL saw at most {max(samples)} app connections "
-          f"(caps {caps}, available {available(db)})")
+    rows = databases()
+    for alias, server in SERVERS.items():
+        cap = int(rows[alias]["max_connections"])
+        assert max(samples[server]) > 20, f"the load never filled {alias}'s pool ({max(samples[server])} connections)"
+        assert max(samples[server]) <= cap <= available(server), (alias, max(samples[server]), cap, available(server))
+        print(f"{CLIENTS} clients on {alias}: {server} saw at most {max(samples[server])} app connections "
+              f"(cap {cap}, available {available(server)})")

@@ -7,7 +7,8 @@ import pytest
 
 import fleet
 
-ADDRESS = {"at-lb1": "172.30.58.10", **fleet.ADDRESS, "at-db1": "172.30.58.31", "at-cache1": "172.30.58.41"}
+ADDRESS = {"at-lb1": "172.30.58.10", **fleet.ADDRESS, "at-db1": "172.30.58.31", "at-db2": "172.30.58.32",
+           "at-cache1": "172.30.58.41"}
 # (from, to, port): allowed
 FLOWS = {
     ("at-lb1", "at-app1", 3000): True,
@@ -18,6 +19,9 @@ FLOWS = {
     ("at-cache1", "at-db1", 6432): False,
     ("at-app2", "at-db1", 5432): True,  # migrations (DIRECT_DATABASE_URL)
     ("at-lb1", "at-db1", 5432): False,
+    ("at-db2", "at-db1", 5432): True,  # replication
+    ("at-db1", "at-db2", 5432): True,  # PgBouncer's read alias
+    ("at-app1", "at-db2", 5432): False,
     ("at-app3", "at-cache1", 6379): True,
     ("at-lb1", "at-cache1", 6379): False,
     ("at-db1", "at-cache1", 6379): False,
