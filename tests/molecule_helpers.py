@@ -15,8 +15,9 @@ ROOT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve(
 
 
 def target(name):
-    """A scenario host as testinfra names it (for testinfra_hosts)."""
-    return f"ansible://{name}?ansible_inventory={INVENTORY}"
+    """A scenario host as testinfra names it (for testinfra_hosts). The inventory directory, not
+    molecule's file alone: a scenario's linked hosts.yml may say how to reach a host (ansible_host)."""
+    return f"ansible://{name}?ansible_inventory={os.path.dirname(INVENTORY)}"
 
 
 def node(name):
