@@ -5,8 +5,10 @@ retried once, as HTTP/1.1 clients do, a write fails as `keepalive_reset` (never 
 applied). A release that fails /health stops the rollout at the first backend, left drained."""
 import json
 import re
+import shlex
 
 import fleet
+import molecule_helpers
 from fleet import (BACKENDS, BASE, CURRENT_VERSION, MIX_WITH_WRITES, backend_version, build_release, load, playbook,
                    report, sql)
 
@@ -129,3 +131,36 @@ def test_pruning_keeps_the_most_recently_deployed_releases():
     for name in others:
         assert releases(name) == sorted([CURRENT_VERSION, NEXT])
         assert backend_version(name) == CURRENT_VERSION
+
+
+def test_a_release_is_migrated_once_whichever_backend_holds_its_record(tmp_path):
+    """Backends that joined later (phases 3 and 4) hold no migration record: the release counts as
+    migrated when any backend of the play holds one, not only the one run_once happens to pick
+    (a group_by group lists hosts in the order their results came back)."""
+    record = f"{BASE}/shared/migrations/{CURRENT_VERSION}"
+    first, *_, last = BACKENDS
+    text = fleet.host(first).check_output(f"cat {record}")  # phase 1 migrated on the first backend
+    check = tmp_path / "migrate.yml"
+    check.write_text(f"""---
+- name: Every host's inputs
+  ansible.builtin.import_playbook: {fleet.ROOT}/playbooks/preflight.yml
+- name: Migrate the live release, as deploy.yml does
+  hosts: backends
+  gather_facts: false
+  tasks:
+    - name: Ship the release and migrate once
+      ansible.builtin.include_role:
+        name: koinonia.fleet.backend_node
+        tasks_from: migrate
+""")
+    try:
+        for name in BACKENDS:
+            fleet.host(name).check_output(f"rm -f {record}")
+        fleet.host(last).check_output(f"printf '%s\\n' {shlex.quote(text)} > {record}")
+        run = molecule_helpers.playbook(str(check), "--check", "--diff")
+        assert run.returncode == 0, run.stdout[-4000:]
+        recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
+        changed = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.M))
+        assert [changed.get(name) for name in BACKENDS] == ["0"] * len(BACKENDS), recap
+    finally:
+        fleet.host(first).check_output(f"printf '%s\\n' {shlex.quote(text)} > {record}")
