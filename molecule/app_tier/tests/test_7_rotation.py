@@ -1,0 +1,73 @@
+"""Rotating the database and Redis passwords under a load with writes, as
+docs/operational-runbook.md says, with its commands (here the "vault" is .cache/secrets and
+fleet_db_login an extra variable): no request fails, no acknowledged write is lost, the old
+passwords are refused at the end, and Redis never restarts.
+
+Two runs of phase 1: the first gives the twin login a new password and moves the backends to it
+while Redis accepts the new password and the previous one; the second drops Redis's previous
+password and rotates the database once more, back to the app's role with a new password (so the
+fleet ends on the inventory's login, and both directions are drilled)."""
+import json
+import secrets
+import shlex
+import string
+
+import fleet
+from fleet import MIX_WITH_WRITES, load, playbook, report
+
+SECRETS = fleet.ROOT / ".cache" / "secrets"
+
+
+def read(name):
+    return (SECRETS / name).read_text().split()[0]
+
+
+def write(name, value):
+    (SECRETS / name).write_text(value + "\n")
+
+
+def fresh():
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+
+
+def redis_accepts(password):
+    out = fleet.host("at-cache1").run(f"REDISCLI_AUTH={shlex.quote(password)} redis-cli -h 127.0.0.1 ping")
+    return out.stdout.strip() == "PONG"
+
+
+def pgbouncer_accepts(user, password):
+    """A login through PgBouncer (from the primary's loopback, one of its client addresses)."""
+    out = fleet.host("at-db1").run(f"PGPASSWORD={shlex.quote(password)} psql -XAt -h 127.0.0.1 -p 6432 "
+                                   f"-U {user} -d koinonia -c 'SELECT current_user'")
+    return out.rc == 0 and out.stdout.strip() == "koinonia"  # the twin acts as the app's role
+
+
+def test_rotating_the_database_and_redis_passwords_fails_no_request():
+    old = {name: read(name) for name in ("db_password", "db_twin_password", "redis_password")}
+    new = {name: fresh() for name in old}
+    redis_pid = fleet.host("at-cache1").check_output("systemctl show -p MainPID --value redis-server")
+    with load(MIX_WITH_WRITES) as traffic:
+        write("db_twin_password", new["db_twin_password"])
+        write("redis_password", new["redis_password"])
+        first = playbook("phase_1_pgbouncer.yml", "-e", json.dumps(
+            {"fleet_db_login": "koinonia_twin", "fleet_redis_password_previous": old["redis_password"]}))
+        assert first.returncode == 0, first.stdout[-4000:]
+        assert redis_accepts(old["redis_password"]) and redis_accepts(new["redis_password"])
+        write("db_password", new["db_password"])
+        second = playbook("phase_1_pgbouncer.yml")
+        assert second.returncode == 0, second.stdout[-4000:]
+    summary = report("password rotation (database twice, Redis once)", traffic)
+    assert summary["requests"] > 300
+    assert summary["failed"] == 0, summary["first_failures"]
+    assert summary["lost_writes"] == []
+    for secret in [*old.values(), *new.values()]:
+        for run in (first, second):
+            assert secret not in run.stdout + run.stderr
+    assert not redis_accepts(old["redis_password"]) and redis_accepts(new["redis_password"])
+    assert fleet.host("at-cache1").check_output("systemctl show -p MainPID --value redis-server") == redis_pid
+    assert not pgbouncer_accepts("koinonia", old["db_password"])
+    assert pgbouncer_accepts("koinonia", new["db_password"])
+    assert pgbouncer_accepts("koinonia_twin", new["db_twin_password"])
+    # The backends are back on the app's role: no session of the twin is left on the primary.
+    twin = fleet.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'koinonia_twin'")
+    assert twin == [["0"]], twin
