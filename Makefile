@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_FORCE_COLOR := $(if $(CI),0,1)
 export PY_COLORS := $(if $(CI),0,1)
 
-.PHONY: help setup docker image release lint unit build molecule test demo demo-down bench clean-image lock
+.PHONY: help setup docker image release lint unit build molecule test demo demo-down migrate-demo migrate-demo-down bench clean-image lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ demo: setup image release ## bring up a local fleet in containers and roll the s
 
 demo-down: setup docker ## remove the local fleet
 	ansible-playbook playbooks/local_fleet.yml -e fleet_local_state=absent
+
+migrate-demo: setup image release ## replay the migration from one server to the fleet, over SSH, under load; left running
+	bash scripts/migrate-demo.sh
+
+migrate-demo-down: setup docker ## remove the migration replay's fleet
+	molecule destroy -s app_tier
 
 bench: setup ## measure the demo fleet with wrk: throughput, and a rolling deploy and rollback under load
 	bash scripts/benchmark.sh

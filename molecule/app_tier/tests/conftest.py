@@ -1,7 +1,19 @@
-"""Print every drill's numbers at the end of the run, and keep them in build/drills/app_tier.json."""
+"""Print every drill's numbers at the end of the run, and keep them in build/drills/app_tier.json.
+KOINONIA_TEST_FILES (space-separated file names) runs only those files: `make migrate-demo` runs
+test_0_migration.py, the migration's own count, on the fleet it leaves running."""
 import json
+import os
 
 import fleet
+
+
+def pytest_collection_modifyitems(config, items):
+    only = os.environ.get("KOINONIA_TEST_FILES", "").split()
+    if not only:
+        return
+    keep = [item for item in items if item.path.name in only]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
 
 
 def pytest_terminal_summary(terminalreporter):

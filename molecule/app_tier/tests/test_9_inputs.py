@@ -47,6 +47,8 @@ REFUSALS = {
                                    "postgresql_replication_slot": "at_db1"}, "is this replica itself"),
     "password with a line break": ({"fleet_redis_password": NEWLINE_SECRET},
                                    "redis_password must be printable characters"),
+    "new Redis password without the one Redis has": ({"fleet_redis_password": "a-new-redis-password-alone"},
+                                                      "accepts neither redis_password nor redis_password_previous"),
     "firewall flow with a bad port": ({"fleet_firewall_extra_flows": [{"name": "bad", "to": "redis", "ports": [70000],
                                                                          "from": ["backends"]}]},
                                       "ports[0] must be between 1 and 65535, got 70000"),
@@ -81,7 +83,9 @@ HOSTILE = "p@ss:w/rd \"$%#?'\\ x`~{}[]&*;=+,<>|!^ end"
 def test_hostile_printable_passwords_work_end_to_end():
     """A database and a Redis password with @ : / \" $ % # ? ' \\ ` space and the rest: PostgreSQL,
     PgBouncer, Redis, the app's env file and the health check and jobs all take them."""
+    redis_now = (fleet.ROOT / ".cache/secrets/redis_password").read_text().split()[0]
     run = playbook("site.yml", "-e", json.dumps({"fleet_db_password": HOSTILE, "fleet_redis_password": HOSTILE,
+                                                "fleet_redis_password_previous": redis_now,
                                                 "fleet_gate_lock_minutes": 0}))
     assert run.returncode == 0, run.stdout[-4000:]
     assert HOSTILE not in run.stdout + run.stderr

@@ -75,3 +75,15 @@ def test_the_password_rotates_without_a_restart(host):
         converge(old, previous=new)
         converge(old)
     assert accepted(host, old) and not accepted(host, new)
+
+
+def test_a_new_password_alone_is_refused_before_anything_changes(host):
+    """Redis runs with one password; a run naming only another one (no redis_password_previous)
+    would leave clients and the ACL file disagreeing: refused, nothing written."""
+    acl = host.file("/etc/redis/users.acl").content_string
+    run = playbook("molecule/redis/converge.yml", "-e", json.dumps({"redis_password": "a-new-redis-password-alone"}))
+    assert run.returncode != 0
+    assert "accepts neither redis_password nor redis_password_previous" in " ".join((run.stdout + run.stderr).split())
+    assert "a-new-redis-password-alone" not in run.stdout + run.stderr
+    assert host.file("/etc/redis/users.acl").content_string == acl
+    assert accepted(host, "molecule-redis-password")
