@@ -16,7 +16,7 @@ export PY_COLORS := $(if $(CI),0,1)
 .PHONY: help setup docker image release lint unit build molecule test demo demo-down migrate-demo migrate-demo-down bench clean-image lock
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements.lock
 	python3 -m venv $(VENV)
