@@ -96,7 +96,7 @@ def test_rollback_under_load_fails_no_request():
 def test_release_failing_health_stops_the_rollout_at_the_first_backend():
     build_release(BROKEN, broken=True)
     with load(MIX_WITH_WRITES) as traffic:
-        run = playbook("deploy.yml", "-e", f"fleet_app_version={BROKEN}", "-e", "backend_node_health_timeout=20")
+        run = playbook("deploy.yml", "-e", f"fleet_app_version={BROKEN}", "-e", "backend_node_health_timeout=6")
     assert run.returncode != 0
     summary = report("deploy of a release that crashes at boot", traffic)
     assert_only_reload_resets(summary)  # the others served throughout

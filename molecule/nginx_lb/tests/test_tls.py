@@ -1,5 +1,6 @@
 """TLS from a real ACME server (Pebble, HTTP-01 over the network), redirects and Mozilla intermediate."""
 import json
+import re
 
 import pytest
 from conftest import CURL, LB, NAME, pebble_root
@@ -73,7 +74,8 @@ def served_names(host):
 
 def test_a_changed_name_list_reissues_the_certificate_at_once(host):
     """certbot_domains gains a name: the next run issues a certificate with it right away (not at
-    the next renewal), NGINX serves it; back to one name, and a third run changes nothing."""
+    the next renewal), NGINX serves it; back to one name, and then a dry run (--check --diff, the
+    scenario's check-mode test) reports no change."""
     converge = "molecule/nginx_lb/converge.yml"
     two = json.dumps({"certbot_domains": [NAME, "www.koinonia.test"]})
     try:
@@ -84,8 +86,10 @@ def test_a_changed_name_list_reissues_the_certificate_at_once(host):
         back = playbook(converge, "--limit", "mol-lb")
     assert back.returncode == 0, back.stdout[-3000:]
     assert served_names(host) == [NAME]
-    again = playbook(converge, "--limit", "mol-lb")
-    assert "changed=0" in again.stdout[again.stdout.rindex("PLAY RECAP"):], again.stdout[-3000:]
+    again = playbook(converge, "--limit", "mol-lb", "--check", "--diff")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert re.search(r"^mol-lb\s+: ok=\d+\s+changed=0\s", again.stdout[again.stdout.rindex("PLAY RECAP"):], re.M), \
+        again.stdout[-3000:]
 
 
 def test_renewal_timer_enabled(host):

@@ -1,6 +1,6 @@
 """The AUTH line redis-cli reads from its standard input. redis-cli splits such a line the way
 sdssplitargs() does; split_like_redis_cli below is that rule for double-quoted text (backslash
-escapes), so the round trip is checked without a server (molecule/redis checks it with one)."""
+escapes), so the round trip is checked without a server (molecule/standalone checks it with one)."""
 import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given

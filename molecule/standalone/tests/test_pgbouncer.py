@@ -7,6 +7,9 @@ from molecule_helpers import ROOT, playbook
 sys.path.insert(0, str(ROOT / ".collections"))
 from ansible_collections.koinonia.fleet.plugins.filter.pool_plan import pool_plan  # noqa: E402
 
+HOST = "mol-pgbouncer"
+testinfra_hosts = [HOST]
+
 # converge.yml's fleet, with what the role adds: its one database (the role's default) and no auth_query.
 PLAN = pool_plan({"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100,
                   "databases": [{"name": "koinonia", "host": "127.0.0.1", "port": 5432}], "auth_user": False})
@@ -78,7 +81,7 @@ def test_md5_in_both_hba_files(host):
 
 def converge(*extra):
     """The scenario's converge again, with extra variables."""
-    run = playbook("molecule/pgbouncer/converge.yml", *extra, timeout=600)
+    run = playbook("molecule/standalone/converge.yml", "--limit", HOST, *extra, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:]
     return run.stdout
 

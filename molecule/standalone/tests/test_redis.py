@@ -5,6 +5,9 @@ import json
 
 from molecule_helpers import playbook
 
+HOST = "mol-redis"
+testinfra_hosts = [HOST]
+
 CLI = "REDISCLI_AUTH={pw} redis-cli -h 127.0.0.1 {args}"
 
 
@@ -37,7 +40,7 @@ def test_memory_cap_and_policy(host):
 
 def converge(password, previous=""):
     variables = json.dumps({"redis_password": password, "redis_password_previous": previous})
-    run = playbook("molecule/redis/converge.yml", "-e", variables, timeout=600)
+    run = playbook("molecule/standalone/converge.yml", "--limit", HOST, "-e", variables, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:]
     assert password not in run.stdout and (not previous or previous not in run.stdout)
     return run.stdout
@@ -81,7 +84,8 @@ def test_a_new_password_alone_is_refused_before_anything_changes(host):
     """Redis runs with one password; a run naming only another one (no redis_password_previous)
     would leave clients and the ACL file disagreeing: refused, nothing written."""
     acl = host.file("/etc/redis/users.acl").content_string
-    run = playbook("molecule/redis/converge.yml", "-e", json.dumps({"redis_password": "a-new-redis-password-alone"}))
+    run = playbook("molecule/standalone/converge.yml", "--limit", HOST, "-e",
+                   json.dumps({"redis_password": "a-new-redis-password-alone"}))
     assert run.returncode != 0
     assert "accepts neither redis_password nor redis_password_previous" in " ".join((run.stdout + run.stderr).split())
     assert "a-new-redis-password-alone" not in run.stdout + run.stderr

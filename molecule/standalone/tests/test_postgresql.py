@@ -2,6 +2,9 @@
 a settings change reloads, and restarts only for the settings that need it."""
 from molecule_helpers import flat, node, playbook
 
+HOST = "mol-postgresql"
+testinfra_hosts = [HOST]
+
 PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -U koinonia -d koinonia -Atc {sql!r}"
 
 
@@ -44,7 +47,7 @@ def started(host):
 
 
 def converge(*args):
-    run = playbook("molecule/postgresql/converge.yml", *args)
+    run = playbook("molecule/standalone/converge.yml", "--limit", HOST, *args)
     assert run.returncode == 0, run.stdout[-3000:]
     return flat(run.stdout)
 

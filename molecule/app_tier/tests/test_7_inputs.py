@@ -1,15 +1,13 @@
 """Bad input is refused fleet-wide before any host changes, with a message naming the variable (never
 the secret), and every host stays byte-for-byte as it was; a --limit run sizes the pools from every
-backend's facts; hostile but printable passwords work end to end. Runs last: the fleet keeps the
-hostile passwords."""
+backend's facts. (Hostile but printable passwords: test_9_rotation.py rotates to them.)"""
 import json
 import re
-import shlex
 
 import pytest
 
 import fleet
-from fleet import BACKENDS, CHECK, events, log_length, playbook
+from fleet import BACKENDS, playbook
 from molecule_helpers import flat
 
 HOSTS = ["at-lb1", *BACKENDS, "at-db1", "at-db2", "at-cache1"]
@@ -75,31 +73,3 @@ def test_a_limited_run_sizes_the_pools_from_every_backend():
     run = playbook("site.yml", "--limit", "at-db1")
     assert run.returncode == 0, run.stdout[-3000:]
     assert changed(run.stdout) == {"at-db1": "0"}, run.stdout[-3000:]
-
-
-HOSTILE = "p@ss:w/rd \"$%#?'\\ x`~{}[]&*;=+,<>|!^ end"
-
-
-def test_hostile_printable_passwords_work_end_to_end():
-    """A database and a Redis password with @ : / \" $ % # ? ' \\ ` space and the rest: PostgreSQL,
-    PgBouncer, Redis, the app's env file and the health check and jobs all take them."""
-    redis_now = (fleet.ROOT / ".cache/secrets/redis_password").read_text().split()[0]
-    # Phase 1 sets up everything that holds them (PostgreSQL, Redis, PgBouncer, the backends' env,
-    # the health check and the jobs); phase 6's gate logs in through the read alias with them.
-    run = playbook("phase_1_pgbouncer.yml", str(fleet.ROOT / "playbooks/phase_6_read_replica.yml"), "-e",
-                   json.dumps({"fleet_db_password": HOSTILE, "fleet_redis_password": HOSTILE,
-                               "fleet_redis_password_previous": redis_now}))
-    assert run.returncode == 0, run.stdout[-4000:]
-    assert HOSTILE not in run.stdout + run.stderr
-    for name in BACKENDS:
-        app = fleet.host(name)
-        detailed = json.loads(app.check_output(f"curl -fsS -m 5 http://{fleet.ADDRESS[name]}:3000/health/detailed"))
-        assert detailed["checks"]["database"]["ok"] and detailed["checks"]["redis"]["ok"], (name, detailed)
-        start = log_length(app)
-        app.run(CHECK)
-        ok = [e for e in events(app, start) if e["event"] == "health_ok"]
-        assert ok and ok[-1]["database"] and ok[-1]["redis"], events(app, start)
-    assert fleet.get("/api/messages")[0] == 200
-    assert fleet.get("/api/online")[0] == 200
-    auth = fleet.host("at-cache1").run(f"REDISCLI_AUTH={shlex.quote(HOSTILE)} redis-cli --no-auth-warning ping")
-    assert auth.stdout.strip() == "PONG", auth.stderr
