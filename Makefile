@@ -56,8 +56,9 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff, changelog, rol
 	  --vault-password-file inventories/production/example-vault-password.txt >/dev/null
 	bash scripts/ansible-test.sh sanity
 
-unit: setup ## unit tests (ansible-test units): filters and modules (pytest + hypothesis) and the load tool
+unit: setup ## unit tests (ansible-test units): filters, modules and the load tool; the alert rules with promtool
 	bash scripts/ansible-test.sh units
+	ansible-playbook -i localhost, tests/prometheus/rules.yml
 
 build: setup ## build the collection tarball and check what it holds
 	bash scripts/check-build.sh
