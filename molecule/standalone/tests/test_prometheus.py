@@ -90,6 +90,7 @@ def test_a_bad_threshold_is_refused_before_anything_changes(host):
 
 
 def received(host, start):
+    # The receiver creates its file at the first POST: none yet is no delivery, and the waits fail.
     lines = host.check_output(f"cat {RECEIVED} 2>/dev/null || true").splitlines()[start:]
     bodies = []
     for line in lines:
