@@ -1,8 +1,9 @@
 """Prometheus and Alertmanager alone: both run on the address given only; every scrape target is
 up; the plan's alerts are loaded and pass their unit tests on the host (promtool); a candidate that
 fails them is refused; a bad threshold is refused before anything changes; and a stopped target
-fires TargetDown, which Alertmanager delivers to a webhook, then resolves."""
+fires TargetDown, which Alertmanager delivers to a webhook, then resolves. A dry run changes nothing."""
 import json
+import re
 import time
 
 from molecule_helpers import flat, playbook
@@ -122,3 +123,11 @@ def test_a_stopped_target_fires_target_down_at_the_webhook_then_resolves(host):
     finally:
         host.run_expect([0], "systemctl start prometheus-node-exporter")
     assert wait_for(lambda: delivered(host, start, "resolved"), 60), received(host, start)
+
+
+def test_a_dry_run_changes_nothing(host):
+    """--check --diff on the converged host (no other scenario runs this role in check mode)."""
+    run = playbook("molecule/standalone/converge.yml", "--limit", HOST, "--check", "--diff")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
+    assert re.search(rf"^{HOST}\s+: ok=\d+\s+changed=0\s", recap, re.M), run.stdout[-3000:]
