@@ -7,6 +7,7 @@ const path = require('path');
 const express = require('express');
 const { Pool } = require('pg');
 const { createClient } = require('redis');
+const promClient = require('prom-client');
 
 const env = process.env;
 const PORT = parseInt(env.PORT || '3000', 10);
@@ -20,14 +21,24 @@ const CHECK_TIMEOUT_MS = 2000;
 // dependency.
 const DB_TIMEOUT_MS = parseInt(env.DB_TIMEOUT_MS || '3000', 10);
 const REQUEST_DEADLINE_MS = parseInt(env.REQUEST_DEADLINE_MS || '4000', 10);
+// Prometheus metrics, when METRICS_PORT is set: each PM2 worker serves its own on METRICS_PORT plus
+// its NODE_APP_INSTANCE (0, 1, ...), at METRICS_HOST (the private address; default HOST).
+const METRICS_PORT = parseInt(env.METRICS_PORT || '0', 10);
+const METRICS_HOST = env.METRICS_HOST || HOST;
+const WORKER = parseInt(env.NODE_APP_INSTANCE || '0', 10) || 0;
+// Debug lines are kept at this rate (0 to 1); errors and request lines always.
+const DEBUG_SAMPLE = Math.min(Math.max(parseFloat(env.LOG_DEBUG_SAMPLE || '0.1'), 0), 1);
 // The release on disk names the version, so /health tells which code a worker really runs.
 const VERSION = readRelease() || env.APP_VERSION || require('./package.json').version;
 
 function readRelease() { // RELEASE is written by scripts/build-release.sh
   try { return fs.readFileSync(path.join(__dirname, 'RELEASE'), 'utf8').trim() || null; } catch { return null; }
 }
-function log(event, fields = {}) {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
+function log(event, fields = {}, level = 'info') {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level, event, ...fields }) + '\n');
+}
+function debug(event, fields = {}) { // sampled: a busy fleet does not drown its log host
+  if (DEBUG_SAMPLE > 0 && Math.random() < DEBUG_SAMPLE) log(event, fields, 'debug');
 }
 function withTimeout(promise, ms, what) {
   let timer;
@@ -66,9 +77,12 @@ const primary = makePool(env.DATABASE_URL, 'primary');
 const replica = makePool(env.DATABASE_REPLICA_URL, 'replica') || primary;
 
 // Plain parameterized queries only (no `name`): safe with PgBouncer transaction pooling.
+function tagged(type) { // the error_type of a request line and of koinonia_http_requests_total
+  return (err) => { if (err && typeof err === 'object' && !err.errorType) err.errorType = type; throw err; };
+}
 function query(pool, text, params = [], ms = DB_TIMEOUT_MS) {
   if (!pool) return Promise.reject(new Error('DATABASE_URL is not set'));
-  return withTimeout(pool.query(text, params), ms, 'database query');
+  return withTimeout(pool.query(text, params), ms, 'database query').catch(tagged('database'));
 }
 
 let schemaReady = null; // created lazily; retried on next use after a failure
@@ -115,10 +129,66 @@ function getRedis() {
 }
 function redisCall(what, fn) {
   const { client, error } = getRedis();
-  if (!client.isReady && error) return Promise.reject(new Error(`redis unavailable: ${error}`)); // fail fast
-  return withTimeout(fn(client), CHECK_TIMEOUT_MS, `redis ${what}`);
+  if (!client.isReady && error) {
+    return Promise.reject(Object.assign(new Error(`redis unavailable: ${error}`), { errorType: 'redis' })); // fail fast
+  }
+  return withTimeout(fn(client), CHECK_TIMEOUT_MS, `redis ${what}`).catch(tagged('redis'));
 }
 const redisPing = () => redisCall('PING', (c) => c.ping());
+
+// ---- Metrics --------------------------------------------------------------
+// Requests by route (the Express route, never the raw path: ids would explode the series) and
+// status, their latency, each pool's connections in use and callers waiting for one, and the
+// backlog of the job queue (a Redis list).
+const registry = new promClient.Registry();
+promClient.collectDefaultMetrics({ register: registry });
+const httpRequests = new promClient.Counter({
+  name: 'koinonia_http_requests_total', help: 'HTTP requests answered, by route and status.',
+  labelNames: ['method', 'route', 'status'], registers: [registry],
+});
+const httpDuration = new promClient.Histogram({
+  name: 'koinonia_http_request_duration_seconds', help: 'HTTP response time, by route.',
+  labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+});
+const pools = () => [['primary', primary], ['replica', replica === primary ? null : replica]].filter(([, p]) => p);
+new promClient.Gauge({ // eslint-disable-line no-new
+  name: 'koinonia_db_pool_in_use', help: 'Database connections of this worker in use, by pool.',
+  labelNames: ['pool'], registers: [registry],
+  collect() { for (const [name, p] of pools()) this.set({ pool: name }, p.totalCount - p.idleCount); },
+});
+new promClient.Gauge({ // eslint-disable-line no-new
+  name: 'koinonia_db_pool_waiting', help: 'Queries of this worker waiting for a database connection, by pool.',
+  labelNames: ['pool'], registers: [registry],
+  collect() { for (const [name, p] of pools()) this.set({ pool: name }, p.waitingCount); },
+});
+const QUEUES = (env.QUEUES || 'messages').split(',').map((q) => q.trim()).filter(Boolean);
+new promClient.Gauge({ // eslint-disable-line no-new
+  name: 'koinonia_queue_backlog_jobs', help: 'Jobs waiting in each queue (Redis list koinonia:queue:<name>).',
+  labelNames: ['queue'], registers: [registry],
+  async collect() {
+    for (const queue of QUEUES) {
+      try {
+        this.set({ queue }, await redisCall('LLEN', (c) => c.lLen(`koinonia:queue:${queue}`)));
+      } catch { this.remove({ queue }); } // unknown is no series, not 0
+    }
+  },
+});
+// Under PM2's cluster mode the listening socket is the cluster's: during a reload the worker that
+// replaces another shares its port with it for a moment (a scrape may then see either one).
+function serveMetrics() {
+  if (!(METRICS_PORT > 0) || shuttingDown) return;
+  const port = METRICS_PORT + WORKER;
+  const metricsServer = require('http').createServer(async (req, res) => {
+    if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
+    try {
+      const body = await registry.metrics();
+      res.writeHead(200, { 'Content-Type': registry.contentType }).end(body);
+    } catch (err) { res.writeHead(500).end(String(err && err.message)); }
+  });
+  metricsServer.on('error', (err) => log('metrics_error', { port, error: err.message }, 'error'));
+  metricsServer.listen(port, METRICS_HOST, () => { metricsListener = metricsServer; debug('metrics_listening', { port }); });
+}
+let metricsListener = null;
 
 // ---- HTTP -----------------------------------------------------------------
 const app = express();
@@ -128,12 +198,20 @@ app.use((req, res, next) => {
   const start = process.hrtime.bigint();
   if (shuttingDown) res.set('Connection', 'close');
   res.on('finish', () => {
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const route = req.route ? req.baseUrl + req.route.path : 'unmatched';
+    httpRequests.inc({ method: req.method, route, status: res.statusCode });
+    httpDuration.observe({ route }, seconds);
     if (req.path === '/health' || req.path.startsWith('/health/')) return;
+    // One line per request: what the log host's search finds it by (request id, church id,
+    // error type, time), and what it was.
     log('request', {
-      method: req.method, path: req.path, status: res.statusCode,
-      duration_ms: Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10,
+      method: req.method, path: req.path, route, status: res.statusCode,
+      duration_ms: Math.round(seconds * 1e4) / 10,
       request_id: req.get('x-request-id') || null,
-    });
+      church_id: req.get('x-church-id') || null,
+      error_type: res.locals.errorType || (res.statusCode >= 500 ? 'server_error' : null),
+    }, res.statusCode >= 500 ? 'error' : 'info');
   });
   next();
 });
@@ -142,7 +220,8 @@ app.use((req, res, next) => {
 app.use((req, res, next) => {
   const timer = setTimeout(() => {
     if (res.headersSent) return;
-    log('deadline_exceeded', { method: req.method, path: req.path, deadline_ms: REQUEST_DEADLINE_MS });
+    log('deadline_exceeded', { method: req.method, path: req.path, deadline_ms: REQUEST_DEADLINE_MS }, 'error');
+    res.locals.errorType = 'deadline';
     res.status(503).json({ error: 'deadline exceeded' });
   }, REQUEST_DEADLINE_MS);
   res.on('close', () => clearTimeout(timer));
@@ -222,11 +301,16 @@ app.get('/api/messages', async (req, res, next) => {
 
 app.use((req, res) => res.status(404).json({ error: 'not found' }));
 app.use((err, req, res, next) => { // eslint-disable-line no-unused-vars
-  if (err.expose && err.status < 500) return res.status(err.status).json({ error: err.message }); // bad JSON, too large
+  if (err.expose && err.status < 500) { // bad JSON, too large
+    res.locals.errorType = err.type || 'bad_request';
+    return res.status(err.status).json({ error: err.message });
+  }
+  res.locals.errorType = err.errorType || 'internal';
   // A dependency (database, Redis) failed or timed out: this backend is fine. The load balancer
   // neither retries nor counts a 503. A read may be tried again shortly; a write that timed out
   // may have been executed, so it gets no Retry-After.
-  log('error', { method: req.method, path: req.path, error: err.message });
+  log('error', { method: req.method, path: req.path, error: err.message, error_type: res.locals.errorType,
+    request_id: req.get('x-request-id') || null }, 'error');
   if (res.headersSent) return;
   if (req.method === 'GET' || req.method === 'HEAD') res.set('Retry-After', '1');
   res.status(503).json({ error: 'dependency unavailable', detail: err.message });
@@ -235,6 +319,7 @@ app.use((err, req, res, next) => { // eslint-disable-line no-unused-vars
 // ---- Lifecycle ------------------------------------------------------------
 const server = app.listen(PORT, HOST, () => {
   log('listening', { host: HOST, port: PORT, version: VERSION, app: APP_NAME });
+  serveMetrics();
   if (typeof process.send === 'function') process.send('ready'); // PM2 wait_ready
 });
 // Idle keep-alive connections from the load balancer outlive its own keepalive_timeout (4 s):
@@ -265,6 +350,7 @@ async function shutdown(signal) {
   log('shutdown', { signal });
   setTimeout(() => { log('shutdown_forced'); process.exit(1); }, 9000).unref();
   const idle = setInterval(() => server.closeIdleConnections && server.closeIdleConnections(), 100);
+  if (metricsListener) metricsListener.close();
   await new Promise((resolve) => server.close(resolve)); // waits for in-flight requests
   clearInterval(idle);
   const pools = [...new Set([primary, replica].filter(Boolean))];

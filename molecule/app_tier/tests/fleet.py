@@ -164,6 +164,16 @@ def log_length(host):
     return len(host.file(HEALTH_LOG).content_string.splitlines()) if host.file(HEALTH_LOG).exists else 0
 
 
+def poll(fetch, timeout, interval=1.0):
+    """fetch() until it answers something true; that answer, or its last one after timeout s."""
+    end = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if value or time.monotonic() >= end:
+            return value
+        time.sleep(interval)
+
+
 def wait_for(predicate, timeout, interval=1.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -62,7 +62,7 @@ def test_a_dry_run_of_site_changes_nothing_and_prints_no_secret():
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
     changed = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.M))
-    assert len(changed) == 7 and set(changed.values()) == {"0"}, recap
+    assert len(changed) == 8 and set(changed.values()) == {"0"}, recap
     for secret in fleet.secrets():
         assert secret not in run.stdout and secret not in run.stderr
 

@@ -10,7 +10,7 @@ import fleet
 from fleet import BACKENDS, playbook
 from molecule_helpers import flat
 
-HOSTS = ["at-lb1", *BACKENDS, "at-db1", "at-db2", "at-cache1"]
+HOSTS = ["at-lb1", *BACKENDS, "at-db1", "at-db2", "at-cache1", "at-mon1"]
 # Everything the roles write that nothing else changes: /etc (configs, units, cron, the LB's
 # upstream record), the tools in /usr/local, the app's env file and live release.
 SNAPSHOT = ("find /etc /usr/local -xdev -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum; "

@@ -8,7 +8,7 @@ import pytest
 import fleet
 
 ADDRESS = {"at-lb1": "172.30.58.10", **fleet.ADDRESS, "at-db1": "172.30.58.31", "at-db2": "172.30.58.32",
-           "at-cache1": "172.30.58.41"}
+           "at-cache1": "172.30.58.41", "at-mon1": "172.30.58.50"}
 # (from, to, port): allowed
 FLOWS = {
     ("at-lb1", "at-app1", 3000): True,
@@ -27,6 +27,19 @@ FLOWS = {
     ("at-db1", "at-cache1", 6379): False,
     ("at-cache1", "at-lb1", 443): True,
     ("at-db1", "at-lb1", 80): True,
+    # The exporters and the app workers' metrics: from the monitoring host only.
+    ("at-mon1", "at-app1", 9464): True,
+    ("at-lb1", "at-app1", 9464): False,
+    ("at-mon1", "at-app1", 9100): True,
+    ("at-lb1", "at-app1", 9100): False,
+    ("at-mon1", "at-lb1", 9113): True,
+    ("at-app2", "at-lb1", 9113): False,
+    ("at-mon1", "at-db1", 9127): True,
+    ("at-app1", "at-db1", 9127): False,
+    ("at-mon1", "at-db2", 9187): True,
+    ("at-db1", "at-db2", 9187): False,
+    ("at-mon1", "at-cache1", 9121): True,
+    ("at-app3", "at-cache1", 9121): False,
 }
 
 

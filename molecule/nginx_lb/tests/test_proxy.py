@@ -71,3 +71,20 @@ def test_stub_status_allowed_locally(host):
 def test_stub_status_denied_elsewhere():
     app = node("mol-app-a")
     assert app.check_output("curl -s -o /dev/null -w '%{http_code}' http://mol-lb:8080/nginx_status") == "403"
+
+
+def accepted(host):
+    out = host.check_output("curl -fsS http://127.0.0.1:9113/metrics")
+    assert "nginx_up 1" in out.splitlines()
+    return int(float(next(line.split()[1] for line in out.splitlines()
+                           if line.startswith("nginx_connections_accepted "))))
+
+
+def test_the_nginx_exporter_reads_the_status_page_on_loopback_only(host):
+    ours = {s for s in host.socket.get_listening_sockets() if s.endswith(":9113")}
+    assert ours == {"tcp://127.0.0.1:9113"}
+    before = accepted(host)
+    for _ in range(3):
+        host.check_output(f"{CURL} -o /dev/null https://{NAME}/health")
+    # Three connections through the LB, and the exporter's own to stub_status.
+    assert accepted(host) >= before + 3

@@ -15,9 +15,13 @@ API = "http://127.0.0.1:9090/api/v1"
 CHECKER = "/usr/local/lib/koinonia/prometheus-check-rules"
 RULES = "/etc/prometheus/rules/koinonia.rules.yml"
 RECEIVED = "/var/lib/webhook-receiver/received.jsonl"
+# The scenario's hosts and their private addresses (molecule.yml).
+ADDRESSES = {"mol-postgresql": "172.30.59.31", "mol-pgbouncer": "172.30.59.32", "mol-redis": "172.30.59.41",
+             "mol-prometheus": "172.30.59.50"}
+NODE = f"{ADDRESSES[HOST]}:9100"
 # The plan's alerts (the PgBouncer ceiling one only with prometheus_alert_pgbouncer_server_ceiling).
-ALERTS = {"TargetDown", "HighErrorRate", "HighLatencyP95", "DatabasePoolExhausted", "QueueBacklog", "HostMemoryHigh",
-          "ReplicaLagHigh", "PgBouncerClientsWaiting"}
+ALERTS = {"TargetDown", "ExporterCannotReach", "HighErrorRate", "HighLatencyP95", "DatabasePoolExhausted", "QueueBacklog",
+          "HostMemoryHigh", "ReplicaLagHigh", "PgBouncerClientsWaiting"}
 
 
 def api(host, path):
@@ -50,8 +54,18 @@ def test_every_scrape_target_is_up(host):
 
     targets = wait_for(up, 30)
     assert targets, api(host, "targets")
-    assert {t["labels"]["job"] for t in targets} == {"prometheus", "alertmanager", "node"}
-    assert [t["labels"].get("host") for t in targets if t["labels"]["job"] == "node"] == ["mol-prometheus"]
+    # The jobs from fleet_exporters (koinonia.fleet.exporter_scrape_jobs), each host at its own address.
+    jobs = {}
+    for target in targets:
+        jobs.setdefault(target["labels"]["job"], set()).add((target["labels"].get("host"), target["scrapeUrl"]))
+    assert jobs == {
+        "prometheus": {(None, "http://127.0.0.1:9090/metrics")},
+        "alertmanager": {(None, "http://127.0.0.1:9093/metrics")},
+        "node": {(h, f"http://{ip}:9100/metrics") for h, ip in ADDRESSES.items()},
+        "postgres": {(h, f"http://{ADDRESSES[h]}:9187/metrics") for h in ("mol-postgresql", "mol-pgbouncer")},
+        "pgbouncer": {("mol-pgbouncer", f"http://{ADDRESSES['mol-pgbouncer']}:9127/metrics")},
+        "redis": {("mol-redis", f"http://{ADDRESSES['mol-redis']}:9121/metrics")},
+    }, jobs
 
 
 def test_the_plans_alerts_are_loaded(host):
@@ -105,7 +119,7 @@ def received(host, start):
 def delivered(host, start, status):
     return [body for body in received(host, start)
             if body.get("status") == status
-            and any(a["labels"].get("alertname") == "TargetDown" and a["labels"].get("job") == "node"
+            and any(a["labels"].get("alertname") == "TargetDown" and a["labels"].get("instance") == NODE
                     for a in body.get("alerts", []))]
 
 
@@ -118,8 +132,9 @@ def test_a_stopped_target_fires_target_down_at_the_webhook_then_resolves(host):
         firing = wait_for(lambda: delivered(host, start, "firing"), 60)
         assert firing, received(host, start)
         alert = next(a for a in firing[0]["alerts"] if a["labels"]["alertname"] == "TargetDown")
-        assert alert["labels"]["instance"] == "127.0.0.1:9100" and alert["labels"]["severity"] == "critical"
-        assert alert["annotations"]["summary"] == "node on 127.0.0.1:9100 does not answer its scrape"
+        assert alert["labels"]["instance"] == NODE and alert["labels"]["severity"] == "critical"
+        assert alert["labels"]["host"] == HOST
+        assert alert["annotations"]["summary"] == f"node on {NODE} does not answer its scrape"
     finally:
         host.run_expect([0], "systemctl start prometheus-node-exporter")
     assert wait_for(lambda: delivered(host, start, "resolved"), 60), received(host, start)
