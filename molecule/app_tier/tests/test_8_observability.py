@@ -102,6 +102,7 @@ def test_the_replicas_replay_lag_is_measured_on_the_primary():
 
 
 def delivered(start, status, host):
+    # The receiver creates its file at the first POST: no file yet is no delivery, and the waits fail.
     lines = fleet.host("at-cache1").check_output(f"cat {RECEIVED} 2>/dev/null || true").splitlines()[start:]
     alerts = []
     for line in lines:
