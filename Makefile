@@ -41,9 +41,10 @@ image: docker ## build the Debian 12 systemd test image once
 clean-image: docker ## rebuild the test image from scratch
 	bash scripts/build-image.sh --force
 
-release: ## build the release artifacts on the controller: the app and PM2 (npm ci, tarball)
+release: ## build the release artifacts on the controller: the app, PM2 and Datadog's tracer (npm ci, tarball)
 	bash scripts/build-release.sh >/dev/null
 	RELEASE_SOURCE=runtime/pm2 RELEASE_NAME=pm2 bash scripts/build-release.sh >/dev/null
+	RELEASE_SOURCE=runtime/dd-trace RELEASE_NAME=dd-trace bash scripts/build-release.sh >/dev/null
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff, changelog, role variables documented in agreement, the production inventory, ansible-test sanity
 	yamllint --strict .

@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """A stand-in for Slack's incoming webhook: appends each POSTed JSON body as one line to
-/var/lib/webhook-receiver/received.jsonl and answers 200 "ok"."""
+/var/lib/webhook-receiver/received.jsonl and answers 200 "ok". GET serves the files under
+/var/lib/webhook-receiver/www: the stand-in for Datadog's key server and APT repository
+(molecule/_shared/files/apt-standin.sh)."""
 import json
 import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 OUT = '/var/lib/webhook-receiver/received.jsonl'
+WWW = '/var/lib/webhook-receiver/www'
 
 
-class Hook(BaseHTTPRequestHandler):
+class Hook(SimpleHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
         try:
@@ -24,5 +28,5 @@ class Hook(BaseHTTPRequestHandler):
         self.wfile.write(b'ok')
 
 
-os.makedirs(os.path.dirname(OUT), exist_ok=True)
-ThreadingHTTPServer(('0.0.0.0', 9000), Hook).serve_forever()
+os.makedirs(WWW, exist_ok=True)
+ThreadingHTTPServer(('0.0.0.0', 9000), partial(Hook, directory=WWW)).serve_forever()
