@@ -67,7 +67,8 @@ build: setup ## build the collection tarball and check what it holds
 molecule: setup image release ## the molecule scenarios, one after another
 	for s in $(SCENARIOS); do echo "=== molecule test -s $$s"; molecule test -s $$s; done
 
-test: lint unit build molecule ## everything CI runs
+test: setup image release ## everything CI runs: the checks alongside app_tier's converge, then every scenario (scripts/test.sh)
+	SCENARIOS="$(SCENARIOS)" bash scripts/test.sh
 
 demo: setup image release ## bring up a local fleet in containers and roll the stack out
 	bash scripts/demo.sh

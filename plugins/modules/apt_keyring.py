@@ -143,7 +143,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             dest=dict(type="path", required=True),
-            keys=dict(type="list", elements="dict", required=True, options=dict(
+            keys=dict(type="list", elements="dict", required=True, no_log=False, options=dict(
                 url=dict(type="str", required=True),
                 fingerprint=dict(type="str", default=""),
             )),

@@ -200,17 +200,20 @@ def test_the_agent_can_read_the_logs_it_tails(name, check):
 def test_every_worker_runs_datadogs_tracer_which_says_so_in_its_startup_log(name):
     app = fleet.host(name)
     # PM2's view of its workers (their environment holds secrets: nothing of it is printed).
-    workers = json.loads(app.check_output("koinonia-api-pm2 jlist"))
-    assert len(workers) == int(app.check_output("nproc"))
+    seen = [(w["pm2_env"]["node_args"], w["pm2_env"]["DD_VERSION"], w["pm2_env"]["DD_AGENT_HOST"])
+            for w in json.loads(app.check_output("koinonia-api-pm2 jlist"))]
+    count = len(seen)
+    assert count == int(app.check_output("nproc"))
     version = fleet.backend_version(name)
-    for worker in workers:
-        args = worker["pm2_env"]["node_args"]
+    for args, dd_version, agent_host in seen:
         assert args[-2] == "--require" and args[-1].startswith("/opt/dd-trace/") and args[-1].endswith("/dd-trace/init.js")
-        assert worker["pm2_env"]["DD_VERSION"] == version and worker["pm2_env"]["DD_AGENT_HOST"] == "127.0.0.1"
-    lines = [line for line in app.check_output(f"cat {fleet.BASE}/shared/logs/koinonia-api.err.log").splitlines()
+        assert dd_version == version and agent_host == "127.0.0.1"
+    # The tracer starts before PM2 wires the worker's output to the app's log files: its startup log
+    # is in PM2's own log, one per worker start.
+    lines = [line for line in app.check_output(f"cat {fleet.BASE}/shared/pm2/pm2.log").splitlines()
              if "DATADOG TRACER CONFIGURATION - " in line]
-    assert len(lines) >= len(workers)
-    for line in lines[-len(workers):]:
+    assert len(lines) >= count
+    for line in lines[-count:]:
         startup = json.loads(line.split("DATADOG TRACER CONFIGURATION - ", 1)[1])
         assert startup["service"] == "koinonia-api" and startup["env"] == "local" and startup["dd_version"] == version
         assert startup["agent_url"] == "http://127.0.0.1:8126/" and startup["log_injection_enabled"] is True

@@ -1,6 +1,6 @@
 """The pure parts of plugins/modules/apt_keyring.py: fingerprints read from gpg's colon output, and pins."""
-from ansible_collections.koinonia.fleet.plugins.modules.apt_keyring import (check_pins, normalize_fingerprint,
-                                                                             primary_fingerprints)
+from ansible_collections.koinonia.fleet.plugins.modules.apt_keyring import (
+    check_pins, normalize_fingerprint, primary_fingerprints)
 
 # gpg --with-colons --import-options show-only --import: a key with a subkey, then a second key.
 COLONS = """\
