@@ -12,6 +12,8 @@ step() { echo "=== molecule $1 -s $2"; molecule "$1" -s "$2"; }
 
 make --no-print-directory lint unit build >build/checks.log 2>&1 &
 checks=$!
+# Cancelled: stop the checks and take app_tier's fleet down.
+trap 'kill "$checks" 2>/dev/null; molecule destroy -s app_tier >/dev/null 2>&1; exit 130' INT TERM
 
 rc=0
 first=""

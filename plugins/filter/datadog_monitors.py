@@ -19,6 +19,8 @@ description:
     the app's error rate and p95 latency (from APM, dd-trace), the database pool exhausted (PgBouncer's
     waiting clients), the queue backlog (the app's own gauge, scraped by the agent's openmetrics check),
     memory per host, and the replica's lag.
+  - A monitor's name says what it watches, never its threshold (C(datadog_monitor) finds a monitor by its
+    name, so a new threshold updates it rather than adding a second one); the message says the threshold.
   - Refuses, naming the key and the value, every error at once - a threshold missing, not a number, or
     out of its range (a ratio from 0 to 1, a count or a time above 0), a window not like C(5m).
 positional: _input, env, service
@@ -58,12 +60,12 @@ _value:
   type: list
   elements: dict
   sample:
-    - name: "[production] koinonia-api error rate above 1%"
+    - name: "[production] koinonia-api error rate"
       type: query alert
       query: >-
         sum(last_5m):sum:trace.express.request.errors{env:production,service:koinonia-api}.as_count()
         / sum:trace.express.request.hits{env:production,service:koinonia-api}.as_count() > 0.01
-      message: ...
+      message: More than 1% of the app's requests failed over 5m (koinonia.fleet, docs/observability.md).
       tags: [env:production, service:koinonia-api, managed-by:koinonia.fleet]
       thresholds: {critical: 0.01}
 """
@@ -135,23 +137,23 @@ def datadog_monitors(thresholds, env, service, notify=""):
     err, p95 = t["error_ratio"], t["p95_seconds"]
     mem, lag, backlog = t["memory_ratio"], t["replica_lag_seconds"], t["queue_backlog"]
     return [
-        monitor(f"error rate above {_fmt(err * 100)}%",
+        monitor("error rate",
                 f"sum({last}):sum:trace.express.request.errors{{{scope}}}.as_count()"
                 f" / sum:trace.express.request.hits{{{scope}}}.as_count() > {_fmt(err)}",
                 err, f"More than {_fmt(err * 100)}% of the app's requests failed over {window}"),
-        monitor(f"p95 latency above {_fmt(p95 * 1000)} ms",
+        monitor("p95 latency",
                 f"percentile({last}):p95:trace.express.request{{{scope}}} > {_fmt(p95)}",
                 p95, f"The app's 95th percentile response time was above {_fmt(p95 * 1000)} ms over {window}"),
         monitor("database pool exhausted",
                 f"max({last}):max:pgbouncer.pools.cl_waiting{{{host_scope}}} by {{host}} > 0",
                 0, "Clients waited for a PgBouncer server connection: the pool plan's pools are all in use"),
-        monitor(f"queue backlog above {_fmt(backlog)} jobs",
+        monitor("queue backlog",
                 f"max({last}):max:koinonia.queue_backlog_jobs{{{scope}}} by {{queue}} > {_fmt(backlog)}",
                 backlog, f"More than {_fmt(backlog)} jobs waited in a queue for {window}"),
-        monitor(f"memory above {_fmt(mem * 100)}%",
+        monitor("memory",
                 f"min({last}):1 - avg:system.mem.pct_usable{{{host_scope}}} by {{host}} > {_fmt(mem)}",
                 mem, f"A host used more than {_fmt(mem * 100)}% of its memory for {window}"),
-        monitor(f"replica lag above {_fmt(lag * 1000)} ms",
+        monitor("replica lag",
                 f"max({last}):max:postgresql.replication_delay{{{host_scope}}} by {{host}} > {_fmt(lag)}",
                 lag, f"The read replica replayed more than {_fmt(lag * 1000)} ms behind the primary"),
     ]

@@ -30,7 +30,7 @@ CHECKS = {
     "at-mon1": set(),
 }
 CONF = "/etc/datadog-agent"
-KEYRING = "/usr/share/keyrings/datadog-archive-keyring.gpg"
+KEYRING = "/etc/apt/keyrings/koinonia-datadog.gpg"
 SOURCE = "/etc/apt/sources.list.d/datadog.list"
 
 
@@ -200,14 +200,15 @@ def test_the_agent_can_read_the_logs_it_tails(name, check):
 def test_every_worker_runs_datadogs_tracer_which_says_so_in_its_startup_log(name):
     app = fleet.host(name)
     # PM2's view of its workers (their environment holds secrets: nothing of it is printed).
-    seen = [(w["pm2_env"]["node_args"], w["pm2_env"]["DD_VERSION"], w["pm2_env"]["DD_AGENT_HOST"])
+    seen = [(w["pm2_env"]["node_args"], w["pm2_env"]["DD_AGENT_HOST"], w["pm2_env"]["DD_SERVICE"])
             for w in json.loads(app.check_output("koinonia-api-pm2 jlist"))]
     count = len(seen)
     assert count == int(app.check_output("nproc"))
     version = fleet.backend_version(name)
-    for args, dd_version, agent_host in seen:
-        assert args[-2] == "--require" and args[-1].startswith("/opt/dd-trace/") and args[-1].endswith("/dd-trace/init.js")
-        assert dd_version == version and agent_host == "127.0.0.1"
+    preload = f"{fleet.BASE}/shared/dd-trace-init.js"
+    for args, agent_host, service in seen:
+        assert args[-2:] == ["--require", preload] and agent_host == "127.0.0.1" and service == "koinonia-api"
+    assert "/opt/dd-trace/" in app.check_output(f"cat {preload}")
     # The tracer starts before PM2 wires the worker's output to the app's log files: its startup log
     # is in PM2's own log, one per worker start.
     lines = [line for line in app.check_output(f"cat {fleet.BASE}/shared/pm2/pm2.log").splitlines()

@@ -12,21 +12,32 @@ def test_one_monitor_per_alert_of_the_plan_with_its_threshold():
     monitors = datadog_monitors(PLAN, "production", "koinonia-api")
     by_title = {m["name"]: m for m in monitors}
     assert sorted(by_title) == sorted([
-        "[production] koinonia-api error rate above 1%",
-        "[production] koinonia-api p95 latency above 500 ms",
+        "[production] koinonia-api error rate",
+        "[production] koinonia-api p95 latency",
         "[production] koinonia-api database pool exhausted",
-        "[production] koinonia-api queue backlog above 1000 jobs",
-        "[production] koinonia-api memory above 80%",
-        "[production] koinonia-api replica lag above 100 ms",
+        "[production] koinonia-api queue backlog",
+        "[production] koinonia-api memory",
+        "[production] koinonia-api replica lag",
     ])
-    error = by_title["[production] koinonia-api error rate above 1%"]
+    error = by_title["[production] koinonia-api error rate"]
     assert error["query"] == ("sum(last_5m):sum:trace.express.request.errors{env:production,service:koinonia-api}.as_count()"
                               " / sum:trace.express.request.hits{env:production,service:koinonia-api}.as_count() > 0.01")
     assert error["thresholds"] == {"critical": 0.01}
+    assert error["message"].startswith("More than 1% of the app's requests failed over 5m")
+    assert by_title["[production] koinonia-api p95 latency"]["message"].startswith(
+        "The app's 95th percentile response time was above 500 ms")
     for monitor in monitors:
         assert monitor["type"] == "query alert"
         assert monitor["query"].endswith(f"> {monitor['thresholds']['critical']:g}")
         assert "managed-by:koinonia.fleet" in monitor["tags"] and "env:production" in monitor["tags"]
+
+
+def test_a_new_threshold_keeps_each_monitors_name_so_it_updates_the_same_monitor():
+    other = datadog_monitors({**PLAN, "error_ratio": 0.05, "p95_seconds": 0.3, "queue_backlog": 50, "memory_ratio": 0.9,
+                              "replica_lag_seconds": 1}, "production", "koinonia-api")
+    before = datadog_monitors(PLAN, "production", "koinonia-api")
+    assert [m["name"] for m in other] == [m["name"] for m in before]
+    assert [m["query"] for m in other] != [m["query"] for m in before]
 
 
 def test_thresholds_from_a_templated_inventory_may_be_strings_and_notify_is_appended():
