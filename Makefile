@@ -82,8 +82,9 @@ migrate-demo: setup image release ## replay the migration from one server to the
 migrate-demo-down: setup docker ## remove the migration replay's fleet
 	molecule destroy -s app_tier
 
-bench: setup ## measure the demo fleet with wrk: throughput, and a rolling deploy and rollback under load
-	bash scripts/benchmark.sh
+bench: setup ## measure the demo fleet (make demo first): build/bench/report.md and chart.png; SOAK=600 adds a soak
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet -r scripts/bench/requirements.txt
+	$(PY) scripts/bench/bench.py
 
 lock: ## regenerate requirements.lock from requirements.txt
 	rm -rf /tmp/koinonia-lock && python3 -m venv /tmp/koinonia-lock

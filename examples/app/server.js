@@ -286,10 +286,12 @@ app.get('/api/online', async (req, res, next) => {
   } catch (err) { next(err); }
 });
 
+// Reads go to the replica; ?fresh=1 reads from the primary (read-your-writes: the replica may
+// lag behind a write the client just made).
 app.get('/api/messages', async (req, res, next) => {
   const limit = Math.min(Math.max(parseInt(req.query.limit, 10) || 20, 1), 100);
   try {
-    const { rows } = await query(replica,
+    const { rows } = await query(req.query.fresh === '1' ? primary : replica,
       'SELECT id, body, host, created_at FROM messages ORDER BY id DESC LIMIT $1', [limit]);
     res.json({ messages: rows, count: rows.length, host: HOSTNAME });
   } catch (err) {

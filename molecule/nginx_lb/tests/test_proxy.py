@@ -58,6 +58,13 @@ def test_api_limit_answers_429():
     assert set(summary["failures_by_kind"]) <= {"http_429"}, summary["first_failures"]
 
 
+def test_exempt_network_never_limited(host):
+    """nginx_lb_rate_limit_exempt (loopback here): 300 API requests, 30 at a time, far past the API zone's burst
+    of 20, all answered; the same burst from the controller gets 429s (above)."""
+    seen = codes(host, f"https://{NAME}/api/whoami", count=300, parallel=30)
+    assert set(seen) == {"200"}, {code: seen.count(code) for code in set(seen)}
+
+
 def test_health_never_limited(host):
     seen = codes(host, f"https://{NAME}/health", count=300, parallel=30)
     assert set(seen) == {"200"}
