@@ -1,4 +1,6 @@
 """The app on three backends under PM2 cluster mode, through the LB, PgBouncer and Redis."""
+import csv
+import io
 import json
 import time
 
@@ -84,9 +86,9 @@ def test_backends_reach_postgresql_through_pgbouncer():
         assert status == 200, body
         assert body["checks"]["redis"]["reply"] == "PONG"
         time.sleep(0.05)  # under the LB's API rate limit
-    clients = fleet.host("at-db1").check_output(
-        "su postgres -c \"psql -h /var/run/postgresql -p 6432 -d pgbouncer -Atc 'show clients'\"")
-    addresses = {line.split("|")[4] for line in clients.splitlines() if "|koinonia|" in line}
+    # Every PgBouncer process (pgbouncer-console asks each): a backend's connections spread over them.
+    clients = csv.DictReader(io.StringIO(fleet.host("at-db1").check_output("pgbouncer-console 'SHOW CLIENTS'")))
+    addresses = {row["addr"] for row in clients if row["database"] == "koinonia"}
     assert {"172.30.58.21", "172.30.58.22", "172.30.58.23"} <= addresses
 
 

@@ -32,6 +32,12 @@ def available(name):
     return show("max_connections") - show("superuser_reserved_connections") - 1
 
 
+def processes():
+    """PgBouncer's processes on DB (pgbouncer_processes): each holds pools of its own."""
+    out = fleet.host(DB).check_output("pgbouncer-console 'SHOW DATABASES'")
+    return len({line.split(",")[0] for line in out.splitlines()[1:]})
+
+
 def databases():
     return {row["name"]: row for row in admin(fleet.host(DB), "show databases") if row["name"] != "pgbouncer"}
 
@@ -41,7 +47,7 @@ def test_each_alias_has_its_own_server_and_a_cap_within_it():
     assert set(rows) == set(SERVERS)
     for alias, server in SERVERS.items():
         assert rows[alias]["host"] == ADDRESSES[server], rows[alias]
-        assert 0 < int(rows[alias]["max_connections"]) <= available(server), rows[alias]
+        assert 0 < int(rows[alias]["max_connections"]) * processes() <= available(server), rows[alias]
 
 
 def test_maximum_clients_on_both_aliases_stay_within_the_plan():
@@ -69,7 +75,7 @@ def test_maximum_clients_on_both_aliases_stay_within_the_plan():
         assert "remaining connection slots" not in out and "too many clients" not in out, out[-2000:]
     rows = databases()
     for alias, server in SERVERS.items():
-        cap = int(rows[alias]["max_connections"])
+        cap = int(rows[alias]["max_connections"]) * processes()  # every PgBouncer process's share
         assert max(samples[server]) > 20, f"the load never filled {alias}'s pool ({max(samples[server])} connections)"
         assert max(samples[server]) <= cap <= available(server), (alias, max(samples[server]), cap, available(server))
         print(f"{CLIENTS} clients on {alias}: {server} saw at most {max(samples[server])} app connections "

@@ -10,6 +10,8 @@ and the rest), dropping the first. So both directions are drilled, and every hol
 passwords takes hostile ones: PostgreSQL, PgBouncer and its read alias (phase 6's gate logs in
 through it), Redis, the app's env file and the health check.
 Runs last: the fleet keeps the hostile passwords (given as extra variables, not in .cache)."""
+import csv
+import io
 import json
 import secrets
 import shlex
@@ -76,9 +78,8 @@ def test_rotating_the_database_and_redis_passwords_fails_no_request():
     assert pgbouncer_accepts("koinonia_twin", new["db_twin_password"])
     # The backends are back on the app's role: PgBouncer has no client of the twin left (its idle
     # server connections close by themselves, server_idle_timeout).
-    clients = fleet.host("at-db1").check_output(
-        "su postgres -c \"psql -XAt -h /var/run/postgresql -p 6432 -U postgres pgbouncer -c 'SHOW CLIENTS'\"")
-    users = {line.split("|")[1] for line in clients.splitlines() if line.startswith("C|")}
+    clients = fleet.host("at-db1").check_output("pgbouncer-console 'SHOW CLIENTS'")  # every PgBouncer process
+    users = {row["user"] for row in csv.DictReader(io.StringIO(clients)) if row["type"] == "C"}
     # Besides the app's role: this admin console session (postgres) and the pgbouncer exporter's (prometheus).
     assert users - {"postgres", "prometheus"} == {"koinonia"}, users
 

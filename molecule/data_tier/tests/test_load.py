@@ -31,7 +31,8 @@ def server_cap(host):
     cap = int(config["default_pool_size"]) + int(config["reserve_pool_size"])
     if int(config["max_db_connections"]) > 0:
         cap = min(cap, int(config["max_db_connections"]))
-    return cap
+    # Each PgBouncer process (pgbouncer_processes) opens its own pools.
+    return cap * int(host.check_output("pgrep -c -u postgres -x pgbouncer"))
 
 
 def failed_transactions(output):

@@ -10,8 +10,12 @@ from ansible_collections.koinonia.fleet.plugins.filter.pool_plan import pool_pla
 HOST = "mol-pgbouncer"
 testinfra_hosts = [HOST]
 
+# The host's vCPUs: PgBouncer runs one process per vCPU (pgbouncer_processes), and the scenario's plan
+# counts each as an instance (molecule.yml). Containers see the machine's processors.
+VCPUS = sum(1 for line in open("/proc/cpuinfo", encoding="ascii") if line.startswith("processor"))
 # converge.yml's fleet, with what the role adds: its one database (the role's default) and no auth_query.
 PLAN = pool_plan({"backends": 3, "processes_per_backend": 2, "connection_limit": 5, "postgres_max_connections": 100,
+                  "pgbouncer_instances": VCPUS,
                   "databases": [{"name": "koinonia", "host": "127.0.0.1", "port": 5432}], "auth_user": False})
 
 PSQL = "PGPASSWORD={pw} PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p 6432 -U koinonia -d koinonia -Atc {sql!r}"
@@ -49,18 +53,49 @@ def test_pool_settings_are_the_plans(host):
     for key in ("max_client_conn", "default_pool_size", "min_pool_size", "reserve_pool_size", "max_db_connections",
                 "max_user_connections", "reserve_pool_timeout"):
         assert float(config[key]) == float(PLAN[key]), (key, config[key], PLAN[key])
-    assert PLAN["max_db_connections"] == 96  # 100 max_connections - 3 reserved - 1 migration, one PgBouncer
+    assert PLAN["max_db_connections"] == 96 // VCPUS  # 100 max_connections - 3 reserved - 1 migration, per process
     out = host.check_output(ADMIN.format(sql="show databases").replace("-Atc", "-A -P footer=off -c"))
     header, *rows = [line.split("|") for line in out.splitlines()]
     databases = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
-    assert databases["koinonia"]["max_connections"] == str(PLAN["database_connections"]["koinonia"]) == "96"
+    assert databases["koinonia"]["max_connections"] == str(PLAN["database_connections"]["koinonia"]) == str(96 // VCPUS)
+
+
+def console(host, command):
+    """pgbouncer-console's CSV (one row per process and line) as dicts."""
+    import csv
+    import io
+    return list(csv.DictReader(io.StringIO(host.check_output(f"pgbouncer-console {command!r}"))))
+
+
+def test_one_process_per_vcpu_sharing_the_port(host):
+    assert int(host.check_output("pgrep -c -u postgres -x pgbouncer")) == VCPUS
+    for n in range(2, VCPUS + 1):
+        assert host.service(f"pgbouncer@{n}").is_running and host.service(f"pgbouncer@{n}").is_enabled
+    config = console(host, "SHOW CONFIG")
+    assert {row["process"] for row in config} == {str(n) for n in range(1, VCPUS + 1)}
+    assert {row["value"] for row in config if row["key"] == "so_reuseport"} == {"1"}
+    assert len({row["value"] for row in config if row["key"] == "unix_socket_dir"}) == VCPUS  # one each
+
+
+def test_connections_spread_over_every_process(host):
+    """The kernel hands new connections to every process (so_reuseport): 40 logins reach each one."""
+    def logins():
+        return {row["process"]: int(row["total_xact_count"]) for row in console(host, "SHOW STATS")
+                if row["database"] == "koinonia"}
+    before = logins()
+    host.check_output("for i in $(seq 1 40); do " + PSQL.format(pw="molecule-app-password", sql="select 1")
+                      + " >/dev/null || exit 1; done")
+    after = logins()
+    assert set(after) == {str(n) for n in range(1, VCPUS + 1)}
+    assert all(after[p] > before.get(p, 0) for p in after), (before, after)
 
 
 def test_fd_limit_is_the_plans(host):
-    pid = host.check_output("systemctl show -p MainPID --value pgbouncer")
-    limits = host.file(f"/proc/{pid}/limits").content_string
-    soft = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open files"))
-    assert int(soft) == PLAN["nofile"]
+    for unit in ["pgbouncer"] + [f"pgbouncer@{n}" for n in range(2, VCPUS + 1)]:
+        pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+        limits = host.file(f"/proc/{pid}/limits").content_string
+        soft = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open files"))
+        assert int(soft) == PLAN["nofile"], unit
 
 
 def test_userlist_holds_md5_hash_not_plaintext(host):
@@ -104,3 +139,28 @@ def test_a_pool_setting_reloads_a_listen_setting_restarts(host):
     finally:
         converge()
     assert host.check_output(PSQL.format(pw="molecule-app-password", sql="select 1")) == "1"
+
+
+def test_fewer_processes_stop_and_remove_the_rest(host):
+    if VCPUS < 2:
+        return
+    try:
+        converge("-e", "pgbouncer_processes=1")
+        assert int(host.check_output("pgrep -c -u postgres -x pgbouncer")) == 1
+        assert not host.service("pgbouncer@2").is_running and not host.service("pgbouncer@2").is_enabled
+        assert not host.file("/etc/pgbouncer/pgbouncer-2.ini").exists
+        assert host.check_output(PSQL.format(pw="molecule-app-password", sql="select 1")) == "1"
+    finally:
+        converge()
+    assert int(host.check_output("pgrep -c -u postgres -x pgbouncer")) == VCPUS
+
+
+def test_more_processes_than_the_plan_counts_are_refused(host):
+    """Every process opens pools of its own: a plan that counts fewer would oversubscribe PostgreSQL."""
+    before = host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum
+    run = playbook("molecule/standalone/converge.yml", "--limit", HOST, "--skip-tags", "exporters",
+                   "-e", f"pgbouncer_processes={VCPUS + 1}", timeout=600)
+    assert run.returncode != 0
+    assert f"pgbouncer_processes={VCPUS + 1}" in run.stdout and f"pgbouncer_instances={VCPUS}" in run.stdout, run.stdout[-3000:]
+    assert host.file("/etc/pgbouncer/pgbouncer.ini").sha256sum == before
+    assert not host.file(f"/etc/pgbouncer/pgbouncer-{VCPUS + 1}.ini").exists
