@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make bench: measure the demo fleet (make demo) and write build/bench/report.md and chart.png.
 
 Every row compares two things measured in the same run, on the same machine, as a ratio: the path
@@ -15,7 +14,7 @@ Load generators never go through Docker's userland proxy:
 Every run is bounded in time (BENCH_SECONDS per measurement) and aimed at the fleet's containers only.
 
 Knobs (environment): BENCH_SECONDS (8), SOAK (0: no soak; seconds of a mixed load), BENCH_SKIP
-(comma-separated sections to leave out: http, pgbench, scale, replica, deploy, rollout, soak).
+(comma-separated sections to leave out: http, lb, pgbench, deploy, replica, scale, rollout).
 """
 import json
 import os
@@ -44,7 +43,7 @@ def log(msg):
 
 
 def run(cmd, check=True, env=None, capture=True, timeout=None):
-    res = subprocess.run(cmd, cwd=ROOT, env=env, text=True, timeout=timeout,
+    res = subprocess.run(cmd, cwd=ROOT, env=env, text=True, timeout=timeout, check=False,
                          stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE if capture else None)
     if check and res.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd[:4])} ... failed (rc {res.returncode}):\n{res.stderr[-2000:] if capture else ''}")
@@ -153,7 +152,8 @@ def machine(fleet):
             "nginx": first_line(lb, "nginx", "-v"),
             "pgbouncer": first_line(db, "pgbouncer", "--version"),
             "postgresql": first_line(db, "psql", "--version"),
-            "node": first_line(app, "sh", "-c", "ls -d /opt/node* 2>/dev/null; for n in /opt/node*/bin/node /usr/bin/node; do [ -x $n ] && $n --version && break; done | tail -1"),
+            "node": first_line(app, "sh", "-c", "for n in /opt/node*/bin/node /usr/bin/node; do "
+                               "[ -x $n ] && $n --version && break; done"),
             "wrk": first_line(BENCH, "sh", "-c", "wrk -v 2>&1 | head -1"),
             "ansible": run(["ansible", "--version"]).stdout.splitlines()[0],
             "docker": run(["docker", "version", "-f", "{{.Server.Version}}"]).stdout.strip(),
@@ -189,6 +189,34 @@ def http(fleet, results):
     fleet_lb = wrk(f"{lb}{route}")
     results["messages"] = {"direct": one, "via": fleet_lb, "per_backend_via": round(fleet_lb["rps"] / n, 1),
                            "target_per_backend": 1500}
+
+
+LB_VARIANTS = [
+    ("as configured", {}),
+    ("worker_processes 1", {"nginx_lb_worker_processes": 1}),
+    ("no upstream keep-alive", {"nginx_lb_upstream_keepalive": 0}),
+    ("access log buffered (64k, flush 1s)", {"nginx_lb_access_log_buffer": "64k"}),
+]
+
+
+def lb_variants(fleet, results):
+    """The LB's settings, one at a time, each applied by phase 2's playbook (the role, nginx -t, a reload):
+    /health through the LB at saturation, and the LB's CPU per 1,000 requests."""
+    lb = f"https://{ip(fleet, fleet['lb'])}:443"
+    lbc = container(fleet, fleet["lb"])
+    out = []
+    try:
+        for label, extra in LB_VARIANTS:
+            log(f"LB: {label}")
+            if extra:
+                run(["ansible-playbook", "playbooks/phase_2_load_balancer.yml", "-e", json.dumps(extra)])
+            before = cpu_seconds(lbc)
+            r = wrk(f"{lb}/health")
+            out.append({"variant": label, "vars": extra, **r,
+                        "lb_cpu_ms_per_1k": round((cpu_seconds(lbc) - before) * 1e6 / max(1, r["requests"]), 1)})
+    finally:
+        run(["ansible-playbook", "playbooks/phase_2_load_balancer.yml"])
+    results["lb_variants"] = out
 
 
 def pg_env(fleet):
@@ -230,6 +258,18 @@ def pg(fleet, results):
             log(f"pgbench -S {label}: via PgBouncer and direct")
             out[label] = {"via": pgbench(fleet, env, 6432, clients, extra), "direct": pgbench(fleet, env, 5432, clients, extra)}
             out[label]["ratio"] = ratio(out[label]["via"]["tps"], out[label]["direct"]["tps"])
+        # The same through process 1 alone: the further processes (pgbouncer@N) stopped for the measurement.
+        extra = dexec(db, "sh", "-c", "systemctl list-units --plain --no-legend --state=running 'pgbouncer@*' | awk '{print $1}'",
+                      check=False).stdout.split()
+        out["processes"] = 1 + len(extra)
+        if extra:
+            log(f"pgbench -S: via PgBouncer process 1 alone ({len(extra)} further process(es) stopped meanwhile)")
+            dexec(db, "systemctl", "stop", *extra)
+            try:
+                for label, args, clients in (("persistent", (), 50), ("reconnect", ("-C",), 50)):
+                    out[label]["via_one_process"] = pgbench(fleet, env, 6432, clients, args)
+            finally:
+                dexec(db, "systemctl", "start", *extra)
         results["pgbench"] = out
     finally:
         dexec(db, "/usr/lib/postgresql/15/bin/pgbench", "-h", "127.0.0.1", "-p", "5432", "-i", "-I", "d", env=env,
@@ -351,6 +391,10 @@ def rollout(fleet, results):
     results["rollout"]["ratio"] = ratio(results["rollout"]["nochange"]["seconds"], f["seconds"]) if f else None
 
 
+def _soak_writes(res, lb, window):
+    res["w"] = wrk(f"{lb}/api/messages", conns=4, seconds=window, delay_ms=20, method="POST", body='{"body": "soak"}')
+
+
 def soak(fleet, results):
     lb = f"https://{ip(fleet, fleet['lb'])}:443"
     db = container(fleet, fleet["pgbouncer"])
@@ -361,20 +405,17 @@ def soak(fleet, results):
     start = time.monotonic()
     while time.monotonic() - start < SOAK:
         res = {}
-
-        def writes():
-            res["w"] = wrk(f"{lb}/api/messages", conns=4, seconds=window, delay_ms=20, method="POST",
-                           body='{"body": "soak"}')
-        t = threading.Thread(target=writes)
+        t = threading.Thread(target=_soak_writes, args=(res, lb, window))
         t.start()
         reads = wrk(f"{lb}/api/messages?limit=20", conns=16, seconds=window, delay_ms=5)
         t.join()
-        conns = dexec(db, "psql", "-XtAc", "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
-                      env={"PGHOST": "/var/run/postgresql"}, check=False).stdout.strip()
-        pools = dexec(db, "runuser", "-u", "postgres", "--", "psql", "-p", "6432", "-h", "/var/run/postgresql", "-XtA",
-                      "-F", ",", "-c", "SHOW POOLS", "pgbouncer", check=False).stdout
-        waiting = sum(int(line.split(",")[3]) for line in pools.splitlines() if line.count(",") > 4
-                      and line.split(",")[3].isdigit())
+        conns = dexec(db, "runuser", "-u", "postgres", "--", "psql", "-XtAc",
+                      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'", check=False).stdout.strip()
+        # Every PgBouncer process's pools (pgbouncer-console: CSV, the process first).
+        pools = dexec(db, "pgbouncer-console", "SHOW POOLS", check=False).stdout.splitlines()
+        header = pools[0].split(",") if pools else []
+        col = header.index("cl_waiting") if "cl_waiting" in header else None
+        waiting = sum(int(line.split(",")[col]) for line in pools[1:] if col is not None and line.split(",")[col].isdigit())
         samples.append({
             "t": round(time.monotonic() - start), "read_p99_ms": reads["p99_ms"], "write_p99_ms": res["w"]["p99_ms"],
             "requests": reads["requests"] + res["w"]["requests"],
@@ -395,8 +436,8 @@ def main():
     bench_container(fleet)
     results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds_per_measurement": SECONDS,
                "machine": machine(fleet)}
-    sections = [("http", http), ("pgbench", pg), ("deploy", deploy), ("replica", replica), ("scale", scale),
-                ("rollout", rollout)]
+    sections = [("http", http), ("lb", lb_variants), ("pgbench", pg), ("deploy", deploy), ("replica", replica),
+                ("scale", scale), ("rollout", rollout)]
     if SOAK > 0:
         sections.append(("soak", soak))
     for name, fn in sections:

@@ -33,6 +33,14 @@ def _fmt(v, unit=""):
     return f"{v}{unit}"
 
 
+def ratio(a, b):
+    return round(a / b, 2) if b else None
+
+
+def _note(x):
+    return "" if x["rc"] == 0 else f" (failed: {x['error']})"
+
+
 def _failed(w):
     return w["non_2xx"] + w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
 
@@ -60,14 +68,23 @@ def markdown(r):
                   f"{h['direct']['p50_ms']} / {h['direct']['p99_ms']} | |",
                   f"| GET /health at half the LB's capacity ({_fmt(hh['via']['rps'])} req/s via the LB): p50 ms | "
                   f"{hh['via']['p50_ms']} | {hh['direct']['p50_ms']} | +{hh['added_p50_ms']} ms |",
-                  f"| GET /api/messages (DB-backed): req/s | {_fmt(msg['via']['rps'])} ({_fmt(msg['per_backend_via'])} per backend) | "
-                  f"{_fmt(msg['direct']['rps'])} | {round(msg['via']['rps'] / msg['direct']['rps'], 2) if msg['direct']['rps'] else 'n/a'} |",
+                  f"| GET /api/messages (DB-backed): req/s | {_fmt(msg['via']['rps'])} "
+                  f"({_fmt(msg['per_backend_via'])} per backend) | "
+                  f"{_fmt(msg['direct']['rps'])} | {ratio(msg['via']['rps'], msg['direct']['rps'])} |",
                   f"| GET /api/messages: p50 / p95 ms | {msg['via']['p50_ms']} / {msg['via']['p95_ms']} | "
                   f"{msg['direct']['p50_ms']} / {msg['direct']['p95_ms']} | |",
                   f"| failed requests (non-2xx, socket errors) | {_failed(h['via']) + _failed(msg['via'])} | "
                   f"{_failed(h['direct']) + _failed(msg['direct'])} | |",
                   "", f"The LB's own CPU: {h['lb_cpu_ms_per_1k']} ms per 1,000 requests (its container's cgroup, "
                   "during the saturating /health run)."]
+    if "lb_variants" in r:
+        v = r["lb_variants"]
+        base = v[0]["rps"] if v else 0
+        lines += ["", "## The LB's settings, one at a time (GET /health via the LB, 32 connections)", "",
+                  "| variant | req/s | vs as configured | p50 ms | p99 ms | LB CPU ms per 1,000 requests |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {x['variant']} | {_fmt(x['rps'])} | {ratio(x['rps'], base)} | {x['p50_ms']} | {x['p99_ms']} | "
+                  f"{x['lb_cpu_ms_per_1k']} |" for x in v]
     if "pgbench" in r:
         p = r["pgbench"]
         lines += ["", "## PostgreSQL through PgBouncer (pgbench -S on the PgBouncer host, loopback)", "",
@@ -75,12 +92,19 @@ def markdown(r):
         for key, label in (("persistent", "50 persistent clients"), ("reconnect", "50 clients, reconnect each transaction (-C)"),
                            ("clients_900", "900 clients (PgBouncer's max_client_conn is 1,000; the fleet holds some)")):
             v, d = p[key]["via"], p[key]["direct"]
-            note = lambda x: "" if x["rc"] == 0 else f" (failed: {x['error']})"  # noqa: E731
-            lines.append(f"| {label} | {_fmt(v['tps'])}{note(v)} | {_fmt(d['tps'])}{note(d)} | {p[key]['ratio']} |")
+            lines.append(f"| {label} | {_fmt(v['tps'])}{_note(v)} | {_fmt(d['tps'])}{_note(d)} | {p[key]['ratio']} |")
+        for key, label in (("persistent", "50 persistent clients"), ("reconnect", "50 clients, -C")):
+            one = p[key].get("via_one_process")
+            if one:
+                lines.append(f"| {label}, PgBouncer process 1 alone (of {p['processes']}) | {_fmt(one['tps'])} | "
+                             f"{_fmt(p[key]['direct']['tps'])} | {ratio(one['tps'], p[key]['direct']['tps'])} |")
+        lines += ["", f"PgBouncer runs {p.get('processes', 1)} process(es) on one port (so_reuseport, one per vCPU)."]
     if "scale" in r:
         s = r["scale"]
-        lines += ["", f"## Scale-out (GET /api/messages via the LB, every backend at `docker --cpus {s['cpus_per_backend']}`)", "",
-                  "| backends | req/s | p50 ms | p95 ms | failed | cores used (per container) |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["", "## Scale-out (GET /api/messages via the LB, every backend at "
+                  f"`docker --cpus {s['cpus_per_backend']}`)", "",
+                  "| backends | req/s | p50 ms | p95 ms | failed | cores used (per container) |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {x['backends']} | {_fmt(x['rps'])} | {x['p50_ms']} | {x['p95_ms']} | {_failed(x)} | "
                   + ", ".join(f"{h} {c}" for h, c in (x.get("cores") or {}).items()) + " |" for x in s["runs"]]
         lines += ["", f"Factor at {s['runs'][-1]['backends']} backends: **{s['factor']}x**."]
@@ -88,8 +112,10 @@ def markdown(r):
         q = r["replica"]
         lines += ["", "## Reads on the replica vs on the primary, under a write load (POST /api/messages)", "",
                   "| reads from | req/s | p50 ms | p95 ms |", "| --- | --- | --- | --- |",
-                  f"| replica (GET /api/messages) | {_fmt(q['replica']['rps'])} | {q['replica']['p50_ms']} | {q['replica']['p95_ms']} |",
-                  f"| primary (GET /api/messages?fresh=1) | {_fmt(q['primary']['rps'])} | {q['primary']['p50_ms']} | {q['primary']['p95_ms']} |",
+                  f"| replica (GET /api/messages) | {_fmt(q['replica']['rps'])} | {q['replica']['p50_ms']} | "
+                  f"{q['replica']['p95_ms']} |",
+                  f"| primary (GET /api/messages?fresh=1) | {_fmt(q['primary']['rps'])} | {q['primary']['p50_ms']} | "
+                  f"{q['primary']['p95_ms']} |",
                   "", f"Primary/replica latency: p50 {q['p50_ratio']}x, p95 {q['p95_ratio']}x; the write load meanwhile: "
                   f"{_fmt(q['writes']['rps'])} writes/s, {_failed(q['writes'])} failed." if q.get("writes") else ""]
     if "deploy" in r:
@@ -107,7 +133,8 @@ def markdown(r):
         ro = r["rollout"]
         first = ro["first"]
         lines += ["", "## Rollout speed (playbooks/site.yml)", "",
-                  f"- first rollout on a fresh fleet (the last `make demo` that created it, {first['date']}): {first['seconds']} s"
+                  f"- first rollout on a fresh fleet (the last `make demo` that created it, {first['date']}): "
+                  f"{first['seconds']} s"
                   if first else "- first rollout: not recorded (run `make demo-down demo` to record one)",
                   f"- no-change rollout in this run: {ro['nochange']['seconds']} s, changed={ro['nochange']['changed']}",
                   f"- ratio: {ro['ratio']}", "", "Slowest tasks of the no-change rollout:", ""]
@@ -134,7 +161,7 @@ def chart(r, path):
     panels = [k for k in ("health", "pgbench", "scale", "soak") if k in r and (k != "soak" or r["soak"]["samples"])]
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 4))
     axes = axes if hasattr(axes, "__len__") else [axes]
-    for ax, k in zip(axes, panels):
+    for ax, k in zip(axes, panels, strict=False):
         if k == "health":
             labels = ["/health", "/api/messages"]
             via = [r["health"]["via"]["rps"], r["messages"]["via"]["rps"]]
