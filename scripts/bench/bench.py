@@ -51,10 +51,11 @@ def run(cmd, check=True, env=None, capture=True, timeout=None):
 
 
 def dexec(container, *args, env=None, check=True, timeout=None):
+    """docker exec; env's values go through docker's own environment (-e NAME), never on a command line."""
     cmd = ["docker", "exec"]
-    for k, v in (env or {}).items():
-        cmd += ["-e", f"{k}={v}"]
-    return run(cmd + [container, *args], check=check, timeout=timeout)
+    for k in env or {}:
+        cmd += ["-e", k]
+    return run(cmd + [container, *args], check=check, timeout=timeout, env=dict(os.environ, **env) if env else None)
 
 
 # ---------------------------------------------------------------- the fleet, from the inventory

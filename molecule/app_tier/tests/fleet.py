@@ -151,6 +151,14 @@ def backend_version(name):
 
 
 # The health check (health_cron) and its log.
+def pgbouncer_units(host="at-db1"):
+    """PgBouncer's units on its host, space-separated: pgbouncer (process 1) and pgbouncer@N (pgbouncer_processes).
+    Stopping or restarting PgBouncer means all of them: the others serve the port alone."""
+    out = node(host).check_output(
+        "systemctl list-units --plain --no-legend --state=running 'pgbouncer.service' 'pgbouncer@*.service'")
+    return " ".join(line.split()[0] for line in out.splitlines())
+
+
 CHECK = "/usr/local/bin/koinonia-health-check"
 HEALTH_LOG = "/var/log/koinonia-health/health-check.log"
 

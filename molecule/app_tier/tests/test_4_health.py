@@ -63,13 +63,14 @@ def test_database_outage_gives_one_alert_and_one_recovery():
     apps = [fleet.host(name) for name in BACKENDS]
     db = fleet.host("at-db1")
     seen = len(received())
-    db.run_expect([0], "systemctl stop pgbouncer")
+    units = fleet.pgbouncer_units()  # every PgBouncer process: the others would serve the port alone
+    db.run_expect([0], f"systemctl stop {units}")
     try:
         for _ in range(2):  # each backend sees it twice (and cron may run it too)
             for app in apps:
                 app.run(CHECK)
     finally:
-        db.run_expect([0], "systemctl start pgbouncer")
+        db.run_expect([0], f"systemctl start {units}")
     assert wait_for(lambda: fleet.get("/health/detailed")[0] == 200, 30, 1)
     for _ in range(2):
         for app in apps:
@@ -87,7 +88,8 @@ def test_a_frozen_backend_neither_owns_nor_blocks_the_database_incident():
     db = fleet.host("at-db1")
     failing = "koinonia:failing:koinonia-api:database"
     seen = len(received())
-    db.run_expect([0], "systemctl stop pgbouncer")
+    units = fleet.pgbouncer_units()  # every PgBouncer process: the others would serve the port alone
+    db.run_expect([0], f"systemctl stop {units}")
     frozen = None
     try:
         apps["at-app1"].run(CHECK)
@@ -99,7 +101,7 @@ def test_a_frozen_backend_neither_owns_nor_blocks_the_database_incident():
             if name != frozen:
                 app.run(CHECK)
     finally:
-        db.run_expect([0], "systemctl start pgbouncer")
+        db.run_expect([0], f"systemctl start {units}")
     try:
         assert wait_for(lambda: fleet.get("/health/detailed")[0] == 200, 30, 1)
         others = [name for name in BACKENDS if name != frozen]
