@@ -27,6 +27,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from render import ratio, write as render_report  # noqa: E402  (render.py, beside this file)
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "bench"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
@@ -133,10 +136,6 @@ def memory_mb(name):
         if Path(p).is_file():
             return round(int(Path(p).read_text()) / 2**20, 1)
     return None
-
-
-def ratio(a, b):
-    return round(a / b, 2) if b else None
 
 
 # ---------------------------------------------------------------- sections
@@ -448,9 +447,7 @@ def main():
         (OUT / "results.json").write_text(json.dumps(results, indent=2))
     results["commands"] = sorted(set(COMMANDS))
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    sys.path.insert(0, str(Path(__file__).parent))
-    import render  # noqa: E402
-    render.write(results, OUT)
+    render_report(results, OUT)
     log(f"report in {OUT / 'report.md'}, chart in {OUT / 'chart.png'}")
 
 

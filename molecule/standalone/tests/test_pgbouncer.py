@@ -2,6 +2,8 @@
 import hashlib
 import sys
 
+import pytest
+
 from molecule_helpers import ROOT, playbook
 
 sys.path.insert(0, str(ROOT / ".collections"))
@@ -145,7 +147,7 @@ def test_a_pool_setting_reloads_a_listen_setting_restarts(host):
 
 def test_fewer_processes_stop_and_remove_the_rest(host):
     if VCPUS < 2:
-        return
+        pytest.skip("one vCPU: PgBouncer runs one process, there is no other to remove")
     first = main_pid(host)
     try:
         converge("-e", "pgbouncer_processes=1")
