@@ -90,7 +90,10 @@ def markdown(r):
         lines += ["", "## PostgreSQL through PgBouncer (pgbench -S on the PgBouncer host, loopback)", "",
                   "| measure | via PgBouncer (TPS) | direct to PostgreSQL (TPS) | ratio |", "| --- | --- | --- | --- |"]
         for key, label in (("persistent", "50 persistent clients"), ("reconnect", "50 clients, reconnect each transaction (-C)"),
+                           ("reconnect_no_tls", "50 clients, -C, without TLS (PGSSLMODE=disable)"),
                            ("clients_900", "900 clients (PgBouncer's max_client_conn is 1,000; the fleet holds some)")):
+            if key not in p:
+                continue
             v, d = p[key]["via"], p[key]["direct"]
             lines.append(f"| {label} | {_fmt(v['tps'])}{_note(v)} | {_fmt(d['tps'])}{_note(d)} | {p[key]['ratio']} |")
         for key, label in (("persistent", "50 persistent clients"), ("reconnect", "50 clients, -C")):
@@ -99,6 +102,17 @@ def markdown(r):
                 lines.append(f"| {label}, PgBouncer process 1 alone (of {p['processes']}) | {_fmt(one['tps'])} | "
                              f"{_fmt(p[key]['direct']['tps'])} | {ratio(one['tps'], p[key]['direct']['tps'])} |")
         lines += ["", f"PgBouncer runs {p.get('processes', 1)} process(es) on one port (so_reuseport, one per vCPU)."]
+        sc = p.get("scram")
+        if sc:
+            via_c = p["reconnect"]["via"]["tps"]
+            lines += ["", f"Where `-C` spends its time: a SCRAM-SHA-256 login costs the client {sc['client_ms_per_login']} ms "
+                          f"of CPU ({sc['iterations']:,} PBKDF2 iterations, timed on the PgBouncer host), on every connect, "
+                          f"via PgBouncer or not. At {_fmt(via_c)} connects/s via PgBouncer that is "
+                          f"{round(via_c * sc['client_ms_per_login'] / 1000, 2)} cores of key derivation alone, on a "
+                          f"machine of {r['machine'].get('cores', '?')} cores that also runs PgBouncer and pgbench. PgBouncer "
+                          "saves PostgreSQL's backend start, not the connect: each one still costs a TCP connection, the "
+                          "SCRAM exchange on both ends and, unless disabled, a TLS handshake (the row without TLS gives its "
+                          "share). docs/performance.md lists the options."]
     if "scale" in r:
         s = r["scale"]
         lines += ["", "## Scale-out (GET /api/messages via the LB, every backend at "
