@@ -189,7 +189,10 @@ def test_a_process_that_could_not_bind_the_port_is_restarted(host):
     try:
         host.check_output("systemctl stop " + " ".join(reversed(units)))
         host.check_output(blocker)
-        host.check_output("sleep 1; systemctl start " + " ".join(units))
+        # the blocker must hold the port before PgBouncer starts: a slow python start (CI's loaded cores) let both
+        # processes bind first, and the test then counted theirs instead of the blocker's
+        host.check_output("for i in $(seq 100); do ss -Hltn sport = :6432 | grep -q . && exit 0; sleep 0.1; done; exit 1")
+        host.check_output("systemctl start " + " ".join(units))
         assert all(host.service(unit).is_running for unit in units)  # up, but deaf on TCP
         assert listeners(host) == 1  # the blocker's socket only
         run = playbook("molecule/standalone/converge.yml", "--limit", HOST, "--skip-tags", "exporters", timeout=600)
