@@ -166,3 +166,13 @@ def test_a_configuration_without_a_token_is_refused_by_name(api, tmp_path):
     assert r.returncode == 2
     assert "lacks token" in r.stderr
     assert api.calls == []
+
+
+def test_a_configuration_that_is_not_an_object_is_refused(api, tmp_path):
+    path = tmp_path / "reserved-ip.json"
+    path.write_text("[]")
+    r = subprocess.run([sys.executable, str(SCRIPT), "INSTANCE", "VI_LB", "MASTER", "150"], capture_output=True,
+                       check=False, text=True, timeout=60, env={"KOINONIA_RESERVED_IP_CONFIG": str(path)})
+    assert r.returncode == 2
+    assert "must hold a JSON object, not list" in r.stderr
+    assert api.calls == []
